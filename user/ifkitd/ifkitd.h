@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef IFKITD_H
+#define IFKITD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "ifkit_ctl.h"
+#include "nl.h"
+
+struct ifkitd;
+
+/* Something in the event loop: cb runs when fd is ready. */
+struct watch {
+	int fd;
+	void (*cb)(struct ifkitd *d, struct watch *w, uint32_t events);
+	void *data;
+};
+
+/* A control connection from the CLI, libutun or a PKTAP reader. */
+struct client {
+	struct watch w;
+	pid_t pid;
+	uid_t uid;
+	bool hold;		/* keep it open after the answer (listeners) */
+	void (*on_close)(struct ifkitd *d, struct client *c);
+	void *priv;		/* owned by the module that set on_close */
+	struct client *next;
+};
+
+/* An answer being built; sent in datagrams of at most IFKIT_CTL_MAX_DGRAM. */
+struct reply {
+	struct ifkit_rep hdr;
+	char *items;
+	size_t count, cap;
+	int fd;			/* descriptor to pass back, or -1 (not owned) */
+};
+
+struct feth_state;
+struct utun_state;
+struct iptap_state;
+
+/* Everything the loader knows; the only mutable state it has. */
+struct ifkitd {
+	/* options */
+	const char *sock_path;
+	const char *pin_dir;
+	const char *netns_name;
+	const char *config_path;
+	bool teardown;
+
+	int epoll_fd;
+	int listen_fd;
+	int signal_fd;
+	int home_ns_fd;		/* namespace the loader started in */
+	int priv_ns_fd;		/* ifkit's private namespace, where hidden ends live */
+	struct nl_sock nl;	/* route netlink in the private namespace */
+	struct nl_sock mon;	/* link events of the private namespace */
+	struct watch listen_w, signal_w, mon_w;
+	struct client *clients;
+	uint64_t start_ms;
+	bool stop;
+
+	struct feth_state *feth;
+	struct utun_state *utun;
+	struct iptap_state *iptap;
+};
+
+/* Event loop registration (EPOLLIN unless events says otherwise). */
+int ifkitd_watch_add(struct ifkitd *d, struct watch *w, uint32_t events);
+void ifkitd_watch_del(struct ifkitd *d, struct watch *w);
+uint64_t ifkitd_now_ms(void);
+
+/* Run fn with the calling thread in namespace ns_fd, then come back to the private one. */
+int ifkitd_in_netns(struct ifkitd *d, int ns_fd, int (*fn)(void *arg), void *arg);
+/* Open a route netlink socket in namespace ns_fd. */
+int ifkitd_nl_open_in(struct ifkitd *d, int ns_fd, struct nl_sock *nl);
+
+/* Open the namespace the private namespace calls nsid (scans /run/netns and /proc). */
+int ifkitd_netns_by_nsid(struct ifkitd *d, int nsid);
+
+/* Replies */
+int reply_error(struct reply *r, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int reply_add_item(struct reply *r, enum ifkit_item_type type, const void *item, size_t size);
+
+/* A request handler: fills r, returns 0 or -errno (also stored in r). */
+typedef int (*req_handler)(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
+			   int ns_fd, struct reply *r);
+
+/* Device modules: init adopts what the kernel already has. */
+int feth_init(struct ifkitd *d);
+void feth_fini(struct ifkitd *d);
+void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
+int feth_count(struct ifkitd *d);
+int feth_teardown(struct ifkitd *d);
+int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		struct reply *r);
+
+int utun_init(struct ifkitd *d);
+void utun_fini(struct ifkitd *d);
+void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
+int utun_count(struct ifkitd *d);
+int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		struct reply *r);
+
+int iptap_init(struct ifkitd *d);
+void iptap_fini(struct ifkitd *d);
+void iptap_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
+int iptap_count(struct ifkitd *d);
+int iptap_teardown(struct ifkitd *d);
+int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		 struct reply *r);
+
+/* Config file: each line is an `ifkit` command without the program name. */
+int config_apply(struct ifkitd *d, const char *path);
+
+#endif

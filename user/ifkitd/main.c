@@ -1,0 +1,744 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * ifkitd - the ifkit loader.  Loads the BPF programs, pins their maps, owns
+ * ifkit's private network namespace (where the hidden veth ends live) and
+ * serves the control socket.  Device state lives in the kernel, so the
+ * loader can be killed and restarted: it adopts what it finds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "bpffs.h"
+#include "config.h"
+#include "ctl.h"
+#include "ifkitd.h"
+#include "log.h"
+#include "netns.h"
+
+uint64_t ifkitd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int ifkitd_watch_add(struct ifkitd *d, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events ? events : EPOLLIN, .data.ptr = w };
+
+	return epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
+}
+
+void ifkitd_watch_del(struct ifkitd *d, struct watch *w)
+{
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+int ifkitd_in_netns(struct ifkitd *d, int ns_fd, int (*fn)(void *arg), void *arg)
+{
+	int ret;
+
+	if (setns(ns_fd, CLONE_NEWNET) < 0)
+		return -errno;
+	ret = fn(arg);
+	if (setns(d->priv_ns_fd, CLONE_NEWNET) < 0) {
+		/* Every later request would run in the wrong namespace. */
+		pr_err("cannot return to the private namespace: %s", strerror(errno));
+		abort();
+	}
+	return ret;
+}
+
+struct nl_open_arg {
+	struct nl_sock *nl;
+};
+
+static int nl_open_fn(void *arg)
+{
+	return nl_open(((struct nl_open_arg *)arg)->nl);
+}
+
+int ifkitd_nl_open_in(struct ifkitd *d, int ns_fd, struct nl_sock *nl)
+{
+	struct nl_open_arg arg = { nl };
+
+	return ifkitd_in_netns(d, ns_fd, nl_open_fn, &arg);
+}
+
+static int try_ns(struct ifkitd *d, const char *path, int nsid, ino_t *seen, size_t *nseen)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0) {
+		for (size_t i = 0; i < *nseen; i++) {
+			if (seen[i] == st.st_ino) {
+				close(fd);
+				return -1;
+			}
+		}
+		if (*nseen < 1024)
+			seen[(*nseen)++] = st.st_ino;
+		if (nl_netns_id(&d->nl, fd) == nsid)
+			return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+int ifkitd_netns_by_nsid(struct ifkitd *d, int nsid)
+{
+	static const char *const roots[] = { NETNS_RUN_DIR, "/proc" };
+	ino_t *seen;
+	size_t nseen = 0;
+	int found = -ENOENT;
+
+	if (nsid < 0)
+		return -EINVAL;
+	seen = calloc(1024, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
+	/* Named namespaces first (cheap), then every process's. */
+	for (size_t r = 0; r < 2 && found < 0; r++) {
+		DIR *dir = opendir(roots[r]);
+		struct dirent *de;
+		char path[300];
+
+		while (dir && found < 0 && (de = readdir(dir))) {
+			if (de->d_name[0] == '.' || (r == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9')))
+				continue;
+			if (r == 0)
+				snprintf(path, sizeof(path), "%s/%s", roots[r], de->d_name);
+			else
+				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+			found = try_ns(d, path, nsid, seen, &nseen);
+			if (found < 0)
+				found = -ENOENT;
+		}
+		if (dir)
+			closedir(dir);
+	}
+	free(seen);
+	return found;
+}
+
+int reply_error(struct reply *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->hdr.error = err;
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(r->hdr.msg, sizeof(r->hdr.msg), fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+int reply_add_item(struct reply *r, enum ifkit_item_type type, const void *item, size_t size)
+{
+	if (r->count && (r->hdr.item_type != type || r->hdr.item_size != size))
+		return -EINVAL;
+	if (r->count == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		char *grown = realloc(r->items, cap * size);
+
+		if (!grown)
+			return -ENOMEM;
+		r->items = grown;
+		r->cap = cap;
+	}
+	memcpy(r->items + r->count * size, item, size);
+	r->count++;
+	r->hdr.item_type = (__u16)type;
+	r->hdr.item_size = (__u32)size;
+	return 0;
+}
+
+/* Send r in as many datagrams as its items need; never blocks on a slow reader. */
+static int reply_send(int sock, struct reply *r)
+{
+	size_t per = r->hdr.item_size ?
+		(IFKIT_CTL_MAX_DGRAM - sizeof(r->hdr)) / r->hdr.item_size : 0;
+	size_t sent = 0;
+	char *buf;
+	int err = 0;
+
+	buf = malloc(IFKIT_CTL_MAX_DGRAM);
+	if (!buf)
+		return -ENOMEM;
+	do {
+		size_t n = r->count - sent;
+		struct ifkit_rep *hdr = (struct ifkit_rep *)buf;
+		ssize_t ret;
+
+		if (n > per)
+			n = per;
+		*hdr = r->hdr;
+		hdr->item_count = (__u32)n;
+		if (!n)
+			hdr->item_size = 0;
+		hdr->flags = sent + n < r->count ? IFKIT_REP_F_MORE : 0;
+		if (n)
+			memcpy(buf + sizeof(*hdr), r->items + sent * r->hdr.item_size,
+			       n * r->hdr.item_size);
+		ret = ctl_send(sock, buf, sizeof(*hdr) + n * r->hdr.item_size,
+			       sent == 0 ? r->fd : -1);
+		if (ret < 0) {
+			err = (int)ret;
+			break;
+		}
+		sent += n;
+	} while (sent < r->count);
+	free(buf);
+	return err;
+}
+
+static int handle_status(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
+			 int ns_fd, struct reply *r)
+{
+	struct ifkit_status_info st = { 0 };
+
+	(void)c, (void)req, (void)ns_fd;
+	st.pid = (__u32)getpid();
+	st.feth_count = (__u32)feth_count(d);
+	st.utun_count = (__u32)utun_count(d);
+	st.iptap_count = (__u32)iptap_count(d);
+	st.uptime_ms = ifkitd_now_ms() - d->start_ms;
+	snprintf(st.pin_dir, sizeof(st.pin_dir), "%s", d->pin_dir);
+	snprintf(st.netns, sizeof(st.netns), "%s", d->netns_name);
+	snprintf(st.sock, sizeof(st.sock), "%s", d->sock_path);
+	return reply_add_item(r, IFKIT_ITEM_STATUS, &st, sizeof(st));
+}
+
+static req_handler handler_for(unsigned int cmd)
+{
+	switch (cmd) {
+	case IFKIT_CMD_STATUS:
+		return handle_status;
+	case IFKIT_CMD_FETH_CREATE ... IFKIT_CMD_FETH_SHOW:
+		return feth_handle;
+	case IFKIT_CMD_UTUN_OPEN ... IFKIT_CMD_UTUN_SHOW:
+		return utun_handle;
+	case IFKIT_CMD_IPTAP_CREATE ... IFKIT_CMD_IPTAP_LISTEN:
+		return iptap_handle;
+	}
+	return NULL;
+}
+
+/* Run one request; used for control connections and for the config file. */
+static int dispatch(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		    struct reply *r)
+{
+	req_handler h = handler_for(req->cmd);
+	int err;
+
+	r->hdr.magic = IFKIT_CTL_MAGIC;
+	r->hdr.version = IFKIT_CTL_VERSION;
+	r->hdr.cmd = req->cmd;
+	r->hdr.seq = req->seq;
+	r->fd = -1;
+	if (!h)
+		return reply_error(r, -EOPNOTSUPP, "unknown command %u", req->cmd);
+	err = h(d, c, req, ns_fd, r);
+	if (err && !r->hdr.error)
+		reply_error(r, err, NULL);
+	return err;
+}
+
+static void client_free(struct ifkitd *d, struct client *c)
+{
+	struct client **pp;
+
+	for (pp = &d->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	if (c->on_close)
+		c->on_close(d, c);
+	ifkitd_watch_del(d, &c->w);
+	close(c->w.fd);
+	free(c);
+}
+
+static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
+{
+	struct client *c = w->data;
+	struct reply r = { .fd = -1 };
+	union {
+		struct ifkit_req req;
+		char raw[sizeof(struct ifkit_req) + 64];
+	} in;
+	const char *why = NULL;
+	int ns_fd = -1, err;
+	ssize_t n;
+
+	if (!(events & EPOLLIN)) {
+		client_free(d, c);
+		return;
+	}
+	n = ctl_recv(w->fd, in.raw, sizeof(in.raw), &ns_fd);
+	if (n <= 0) {
+		if (n < 0 && n != -EMSGSIZE && n != -EAGAIN)
+			pr_debug("client pid %d: %s", c->pid, strerror((int)-n));
+		if (n == 0 || n != -EMSGSIZE) {
+			client_free(d, c);
+			return;
+		}
+	}
+	memset(&r.hdr, 0, sizeof(r.hdr));
+	r.hdr.magic = IFKIT_CTL_MAGIC;
+	r.hdr.version = IFKIT_CTL_VERSION;
+	err = n < 0 ? -EBADMSG : ctl_req_check(in.raw, (size_t)n, &why);
+	if (err) {
+		/* Answer what we can so the sender learns why, then forget it. */
+		if (n >= (ssize_t)offsetof(struct ifkit_req, flags)) {
+			r.hdr.cmd = in.req.cmd;
+			r.hdr.seq = in.req.seq;
+		}
+		reply_error(&r, err, "malformed request: %s", why ? why : "too long");
+		pr_warn("client pid %d: malformed request: %s", c->pid, why ? why : "too long");
+	} else if (c->uid != 0) {
+		r.hdr.cmd = in.req.cmd;
+		r.hdr.seq = in.req.seq;
+		reply_error(&r, -EPERM, "root privileges required");
+	} else {
+		dispatch(d, c, &in.req, ns_fd, &r);
+	}
+	if (ns_fd >= 0)
+		close(ns_fd);
+	err = reply_send(w->fd, &r);
+	free(r.items);
+	if (r.fd >= 0 && r.hdr.error == 0) {
+		/* The module lent us the descriptor to pass; it keeps its own. */
+	}
+	if (err)
+		client_free(d, c);
+}
+
+static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+	int fd;
+
+	(void)events;
+	fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->w.fd = fd;
+	c->w.cb = client_cb;
+	c->w.data = c;
+	if (ifkitd_watch_add(d, &c->w, EPOLLIN | EPOLLRDHUP)) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = d->clients;
+	d->clients = c;
+}
+
+static void signal_cb(struct ifkitd *d, struct watch *w, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		pr_info("signal %u: exiting", si.ssi_signo);
+		d->stop = true;
+	}
+}
+
+static int resync_link(const struct link_info *link, void *arg)
+{
+	struct ifkitd *d = arg;
+
+	feth_link_event(d, link, 0);
+	utun_link_event(d, link, 0);
+	iptap_link_event(d, link, 0);
+	return 0;
+}
+
+static int on_link_event(const struct link_info *link, int deleted, void *arg)
+{
+	struct ifkitd *d = arg;
+
+	feth_link_event(d, link, deleted);
+	utun_link_event(d, link, deleted);
+	iptap_link_event(d, link, deleted);
+	return 0;
+}
+
+static void monitor_cb(struct ifkitd *d, struct watch *w, uint32_t events)
+{
+	int err;
+
+	(void)w, (void)events;
+	err = nl_monitor_read(&d->mon, on_link_event, d);
+	if (err == -ENOBUFS) {
+		pr_warn("link events lost; resynchronising");
+		nl_link_dump(&d->nl, resync_link, d);
+	}
+}
+
+static int listen_on(struct ifkitd *d)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char dir[sizeof(addr.sun_path)];
+	char *slash;
+	int fd, probe;
+
+	if (strlen(d->sock_path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, d->sock_path);
+	strcpy(dir, d->sock_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	probe = ctl_connect(d->sock_path);
+	if (probe >= 0) {
+		close(probe);
+		pr_err("another ifkitd is serving %s", d->sock_path);
+		return -EADDRINUSE;
+	}
+	unlink(d->sock_path);	/* stale socket of a loader that died */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 64) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	/* Anyone may connect; the loader answers non-root callers with EPERM. */
+	chmod(d->sock_path, 0666);
+	d->listen_fd = fd;
+	return 0;
+}
+
+static void write_sysctl(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, val, strlen(val)) < 0)
+		pr_debug("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* Enter (creating if needed) the private namespace and make it quiet. */
+static int enter_private_netns(struct ifkitd *d, bool create)
+{
+	int fd = create ? netns_open_or_create(d->netns_name) : netns_open(d->netns_name);
+
+	if (fd < 0)
+		return fd;
+	d->priv_ns_fd = fd;
+	if (setns(fd, CLONE_NEWNET) < 0)
+		return -errno;
+	/*
+	 * Hidden ends must never speak: no IPv6 autoconfiguration, no DAD, no
+	 * MLD, or every feth/utun would receive the hidden end's chatter.
+	 */
+	write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LVL_DEBUG)
+		return 0;
+	if (level == LIBBPF_INFO && log_get_level() < LOG_LVL_INFO)
+		return 0;
+	fputs("ifkitd: libbpf: ", stderr);
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int apply_config(struct ifkitd *d)
+{
+	char line[512], err[160];
+	unsigned int lineno = 0;
+	FILE *f;
+
+	if (!d->config_path)
+		return 0;
+	f = fopen(d->config_path, "re");
+	if (!f) {
+		pr_err("%s: %s", d->config_path, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct ifkit_req req;
+		struct reply r = { .fd = -1 };
+		int ret;
+
+		lineno++;
+		ret = config_parse_line(line, &req, err, sizeof(err));
+		if (ret == 1)
+			continue;
+		if (ret < 0) {
+			pr_err("%s:%u: %s", d->config_path, lineno, err);
+			continue;
+		}
+		ret = dispatch(d, NULL, &req, d->home_ns_fd, &r);
+		/* A restarted loader finds its devices already there: that is fine. */
+		if (ret && ret != -EEXIST && !(req.cmd == IFKIT_CMD_FETH_PEER && ret == -EBUSY))
+			pr_err("%s:%u: %s", d->config_path, lineno,
+			       r.hdr.msg[0] ? r.hdr.msg : strerror(-ret));
+		else if (!ret && r.hdr.name[0])
+			pr_info("%s:%u: created %s", d->config_path, lineno, r.hdr.name);
+		free(r.items);
+	}
+	fclose(f);
+	return 0;
+}
+
+/* --teardown: remove every device, pin and the private namespace. */
+static int teardown(struct ifkitd *d)
+{
+	int err = enter_private_netns(d, false);
+
+	if (err == -ENOENT) {
+		pr_info("namespace %s does not exist", d->netns_name);
+	} else if (err) {
+		pr_err("namespace %s: %s", d->netns_name, strerror(-err));
+	} else if (!(err = nl_open(&d->nl))) {
+		iptap_teardown(d);
+		feth_teardown(d);
+		nl_close(&d->nl);
+	}
+	bpffs_remove_dir(d->pin_dir);
+	netns_remove(d->netns_name);
+	pr_info("removed ifkit state (namespace %s, pins %s)", d->netns_name, d->pin_dir);
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: ifkitd [OPTIONS]\n"
+"The ifkit loader: loads the feth, utun and iptap BPF programs, pins their maps\n"
+"and serves the control socket the ifkit CLI and libutun talk to.  Runs in the\n"
+"foreground as root; logs to stderr.\n"
+"\n"
+"  -c, --config FILE   devices to create at start (default %s)\n"
+"      --no-config     do not read a config file\n"
+"  -s, --socket PATH   control socket (default %s)\n"
+"  -p, --pin-dir DIR   bpffs directory for pins (default %s)\n"
+"  -n, --netns NAME    private namespace for hidden ends (default %s)\n"
+"      --teardown      remove all ifkit devices, pins and the private namespace, then exit\n"
+"  -v, --verbose       more log output (repeat for debug)\n"
+"  -q, --quiet         errors only\n"
+"  -h, --help          this text\n",
+		IFKIT_DEFAULT_CONFIG, IFKIT_DEFAULT_SOCK, IFKIT_DEFAULT_PIN_DIR,
+		IFKIT_DEFAULT_NETNS);
+}
+
+static int parse_args(struct ifkitd *d, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "no-config", no_argument, NULL, 'N' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "netns", required_argument, NULL, 'n' },
+		{ "teardown", no_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int level = LOG_LVL_INFO, opt;
+
+	while ((opt = getopt_long(argc, argv, "c:s:p:n:vqh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': d->config_path = optarg; break;
+		case 'N': d->config_path = NULL; break;
+		case 's': d->sock_path = optarg; break;
+		case 'p': d->pin_dir = optarg; break;
+		case 'n': d->netns_name = optarg; break;
+		case 'T': d->teardown = true; break;
+		case 'v': level++; break;
+		case 'q': level = LOG_LVL_ERROR; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ifkitd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (!d->netns_name[0] || strchr(d->netns_name, '/')) {
+		fprintf(stderr, "ifkitd: invalid namespace name '%s'\n", d->netns_name);
+		return -EINVAL;
+	}
+	log_set_level(level > LOG_LVL_DEBUG ? LOG_LVL_DEBUG : (enum log_level)level);
+	return 0;
+}
+
+static int setup(struct ifkitd *d)
+{
+	sigset_t mask;
+	int err;
+
+	d->home_ns_fd = netns_open_self();
+	if (d->home_ns_fd < 0)
+		return d->home_ns_fd;
+	err = bpffs_prepare(d->pin_dir);
+	if (err) {
+		pr_err("pin directory %s: %s", d->pin_dir, strerror(-err));
+		return err;
+	}
+	err = listen_on(d);
+	if (err) {
+		if (err != -EADDRINUSE)
+			pr_err("control socket %s: %s", d->sock_path, strerror(-err));
+		return err;
+	}
+	err = enter_private_netns(d, true);
+	if (err) {
+		pr_err("private namespace %s: %s", d->netns_name, strerror(-err));
+		return err;
+	}
+	err = nl_open(&d->nl);
+	if (!err)
+		err = nl_open_monitor(&d->mon);
+	if (err) {
+		pr_err("netlink: %s", strerror(-err));
+		return err;
+	}
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epoll_fd < 0)
+		return -errno;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (d->signal_fd < 0)
+		return -errno;
+	d->signal_w = (struct watch){ d->signal_fd, signal_cb, NULL };
+	d->listen_w = (struct watch){ d->listen_fd, listen_cb, NULL };
+	d->mon_w = (struct watch){ nl_fd(&d->mon), monitor_cb, NULL };
+	if ((err = ifkitd_watch_add(d, &d->signal_w, 0)) ||
+	    (err = ifkitd_watch_add(d, &d->listen_w, 0)) ||
+	    (err = ifkitd_watch_add(d, &d->mon_w, 0)))
+		return err;
+
+	err = feth_init(d);
+	if (!err)
+		err = utun_init(d);
+	if (!err)
+		err = iptap_init(d);
+	return err;
+}
+
+static void cleanup(struct ifkitd *d)
+{
+	while (d->clients)
+		client_free(d, d->clients);
+	iptap_fini(d);
+	utun_fini(d);
+	feth_fini(d);
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		unlink(d->sock_path);
+	}
+	nl_close(&d->mon);
+	nl_close(&d->nl);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
+	if (d->priv_ns_fd >= 0)
+		close(d->priv_ns_fd);
+	if (d->home_ns_fd >= 0)
+		close(d->home_ns_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct ifkitd d = {
+		.sock_path = IFKIT_DEFAULT_SOCK,
+		.pin_dir = IFKIT_DEFAULT_PIN_DIR,
+		.netns_name = IFKIT_DEFAULT_NETNS,
+		.config_path = IFKIT_DEFAULT_CONFIG,
+		.epoll_fd = -1, .listen_fd = -1, .signal_fd = -1,
+		.home_ns_fd = -1, .priv_ns_fd = -1,
+	};
+	int err;
+
+	log_set_prefix("ifkitd");
+	if (parse_args(&d, argc, argv))
+		return 2;
+	if (geteuid() != 0) {
+		fprintf(stderr, "ifkitd: must run as root (it creates devices and loads BPF programs)\n");
+		return 1;
+	}
+	libbpf_set_print(libbpf_print);
+	if (d.teardown)
+		return teardown(&d) ? 1 : 0;
+
+	d.start_ms = ifkitd_now_ms();
+	err = setup(&d);
+	if (!err)
+		err = apply_config(&d);
+	if (err) {
+		cleanup(&d);
+		return 1;
+	}
+	pr_info("ready: socket %s, pins %s, namespace %s", d.sock_path, d.pin_dir, d.netns_name);
+	while (!d.stop) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(d.epoll_fd, evs, 32, -1);
+
+		if (n < 0 && errno != EINTR) {
+			pr_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			w->cb(&d, w, evs[i].events);
+		}
+	}
+	cleanup(&d);
+	return 0;
+}

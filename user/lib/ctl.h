@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef IFKIT_CTL_LIB_H
+#define IFKIT_CTL_LIB_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "ifkit_ctl.h"
+
+/* Fill a request with magic, version and cmd; everything else zero. */
+void ctl_req_init(struct ifkit_req *req, enum ifkit_cmd cmd);
+/*
+ * Check a received request datagram of len bytes: size, magic, version,
+ * command, NUL-terminated names, zero reserved bytes.  Returns 0 or -EPROTO /
+ * -EBADMSG / -EOPNOTSUPP with a reason in why (may be NULL).
+ */
+int ctl_req_check(const void *buf, size_t len, const char **why);
+/* Same for one reply datagram (header plus the items it announces). */
+int ctl_rep_check(const void *buf, size_t len, const char **why);
+
+/* sendmsg/recvmsg with up to one descriptor attached; -errno on failure. */
+ssize_t ctl_send(int sock, const void *buf, size_t len, int fd);
+/* *fd is set to a received descriptor or -1; 0 returned on orderly close. */
+ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd);
+
+/* Client side: connect to the loader's socket.  -ECONNREFUSED/-ENOENT if none. */
+int ctl_connect(const char *path);
+/*
+ * One request/answer round trip.  items/nitems get a malloc'd array of the
+ * answer's items (caller frees); rep gets the last header; rep_fd the
+ * descriptor the answer carried, if any (else -1).  Returns rep.error
+ * (0 or -errno), or -errno for a transport failure.
+ */
+int ctl_call(int sock, const struct ifkit_req *req, int send_fd,
+	     struct ifkit_rep *rep, void **items, size_t *nitems, int *rep_fd);
+
+#endif
