@@ -92,7 +92,7 @@ $(BUILD)/ifkit: $(IFKIT_OBJS) $(LIBIFKIT)
 
 $(BUILD)/tests/%.o: tests/%.c $(SKELS) $(wildcard tests/*.h user/lib/*.h include/*.h include/ifkit/*.h)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-format-truncation -Itests -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HARNESS) $(TEST_EXTRA_LIBS) $(LIBIFKIT)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit
