@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <CUnit/CUnit.h>
+#include "ctl.h"
 #include "feth.h"
 #include "feth.skel.h"
 #include "harness.h"
@@ -371,6 +372,50 @@ static void test_errors(void)
 	h_sh("ip -n %s link del notfeth", E.ns1);
 }
 
+/* Garbage on the control socket gets an error answer; the loader keeps serving. */
+static void test_malformed_control(void)
+{
+	static const size_t sizes[] = { 0, 1, 7, sizeof(struct ifkit_req) - 1,
+					sizeof(struct ifkit_req), sizeof(struct ifkit_req) + 1, 4096 };
+	char buf[4096], rep[IFKIT_CTL_MAX_DGRAM], out[256];
+	unsigned int seed = 1234;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int sock = ctl_connect(E.l.sock);
+		ssize_t n;
+
+		CU_ASSERT_FATAL(sock >= 0);
+		for (size_t k = 0; k < sizeof(buf); k++)
+			buf[k] = (char)rand_r(&seed);
+		if (sizes[i] == sizeof(struct ifkit_req)) {
+			/* right size and magic, unknown command and junk names */
+			struct ifkit_req *req = (void *)buf;
+
+			req->magic = IFKIT_CTL_MAGIC;
+			req->version = IFKIT_CTL_VERSION;
+			req->cmd = 999;
+		}
+		CU_ASSERT_EQUAL(ctl_send(sock, buf, sizes[i], -1), (ssize_t)sizes[i]);
+		n = ctl_recv(sock, rep, sizeof(rep), NULL);
+		if (sizes[i] == 0) {
+			/* An empty datagram reads as end-of-stream: the loader hangs up. */
+			CU_ASSERT_EQUAL(n, 0);
+			close(sock);
+			continue;
+		}
+		CU_ASSERT_TRUE(n >= (ssize_t)sizeof(struct ifkit_rep));
+		if (n >= (ssize_t)sizeof(struct ifkit_rep)) {
+			CU_ASSERT_EQUAL(ctl_rep_check(rep, (size_t)n, NULL), 0);
+			CU_ASSERT_TRUE(((struct ifkit_rep *)rep)->error < 0);
+		}
+		close(sock);
+	}
+	/* a client that connects and dies without a word */
+	close(ctl_connect(E.l.sock));
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, NULL, out, sizeof(out), "status"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "devices: 3 feth"));
+}
+
 static void test_unpeer_no_carrier(void)
 {
 	char out[512];
@@ -488,6 +533,8 @@ static void add_suites(void)
 	CU_add_test(s, "ip -s link counters move on both", test_counters_move);
 	CU_add_test(s, "64 MiB TCP transfer, checksum matches", test_tcp_64mib_checksum);
 	CU_add_test(s, "errors: non-feth, unknown, busy, MTU, media, EPERM", test_errors);
+	CU_add_test(s, "malformed control messages answered, loader survives",
+		    test_malformed_control);
 	CU_add_test(s, "unpeer: NO-CARRIER on both, no traffic", test_unpeer_no_carrier);
 	CU_add_test(s, "re-peer with feth2, destroy feth2", test_repeer_other);
 	CU_add_test(s, "end moved to another namespace keeps crossing", test_move_namespace);

@@ -170,22 +170,21 @@ static int set_peer(struct ifkitd *d, struct feth_dev *dev, const struct feth_de
 
 static int do_unpeer(struct ifkitd *d, struct feth_dev *dev)
 {
+	uint32_t peer_unit = dev->port.peer_unit;
 	struct feth_dev peer;
 	int err = 0;
 
-	if (dev->port.peer_unit == FETH_NO_PEER)
-		return 0;
+	if (peer_unit == FETH_NO_PEER)
+		return 0;	/* if_fake.c: unpeering an unpeered feth is not an error */
 	/* Carrier off first, so nothing crosses to a half-cleared entry. */
 	hidden_set_up(d, dev->hidden.ifindex, 0);
-	if (dev_load(d, dev->port.peer_unit, &peer) == 0 &&
-	    peer.port.peer_unit == dev->unit) {
+	if (dev_load(d, peer_unit, &peer) == 0 && peer.port.peer_unit == dev->unit) {
 		hidden_set_up(d, peer.hidden.ifindex, 0);
 		err = set_peer(d, &peer, NULL);
 	}
 	if (!err)
 		err = set_peer(d, dev, NULL);
-	pr_info("feth%u: unpeered from feth%u", dev->unit, dev->port.peer_unit == FETH_NO_PEER ?
-		0 : dev->port.peer_unit);
+	pr_info("feth%u: unpeered from feth%u", dev->unit, peer_unit);
 	return err;
 }
 
