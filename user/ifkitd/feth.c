@@ -110,17 +110,19 @@ static int hidden_set_up(struct ifkitd *d, int ifindex, int up)
 	return nl_link_set(&d->nl, ifindex, -1, &chg);
 }
 
-/* Attach (or replace) the crossing program on a hidden end's tc ingress. */
-static int attach_cross(struct ifkitd *d, int ifindex)
+/*
+ * Attach (or replace) the crossing program on a hidden end's tc ingress.
+ * A fresh hidden end gets its clsact qdisc first; an adopted one has it.
+ */
+static int attach_cross(struct ifkitd *d, int ifindex, bool fresh)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FETH_TC_HANDLE, .priority = FETH_TC_PRIO,
 			    .prog_fd = d->feth->prog_fd, .flags = BPF_TC_F_REPLACE);
-	int err = bpf_tc_attach(&hook, &opts);
+	int err = fresh ? -ENOENT : bpf_tc_attach(&hook, &opts);
 
 	if (!err)
 		return 0;
-	/* Only a new hidden end lacks its clsact qdisc. */
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
@@ -266,7 +268,7 @@ static int create_unit(struct ifkitd *d, uint32_t unit, int ns_fd, struct reply 
 	err = port_write(d, hl.ifindex, &port);
 	if (err)
 		{ fail_line = __LINE__; goto fail; }
-	err = attach_cross(d, hl.ifindex);
+	err = attach_cross(d, hl.ifindex, true);
 	if (err)
 		{ fail_line = __LINE__; goto fail; }
 	/* Up on the user's side now: it shows NO-CARRIER until peered. */
@@ -559,7 +561,7 @@ static int adopt_one(const struct link_info *link, void *arg)
 		return 0;
 	if (dev_load(d, unit, &dev))
 		return 0;
-	err = attach_cross(d, dev.hidden.ifindex);
+	err = attach_cross(d, dev.hidden.ifindex, false);
 	if (err)
 		pr_warn("feth%u: cannot attach crossing: %s", unit, strerror(-err));
 	/* A peer that vanished while no loader watched: unpeer this end. */

@@ -483,7 +483,9 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LVL_DEBUG)
 		return 0;
-	if (level == LIBBPF_INFO && log_get_level() < LOG_LVL_INFO)
+	if (level == LIBBPF_INFO && log_get_level() < LOG_LVL_DEBUG)
+		return 0;
+	if (level == LIBBPF_WARN && log_get_level() < LOG_LVL_WARN)
 		return 0;
 	fputs("ifkitd: libbpf: ", stderr);
 	return vfprintf(stderr, fmt, ap);
