@@ -122,3 +122,12 @@ clean:
 	rm -rf $(BUILD)
 
 .SECONDARY: $(BPF_OBJS) $(SKELS)
+
+# Fuzz the parsers that take outside input (libFuzzer + ASan/UBSan).
+FUZZ_SECS ?= 60
+FUZZ_LIB_SRCS := user/lib/ctl.c user/lib/config.c user/lib/names.c
+$(BUILD)/fuzz_ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_LIB_SRCS) $(wildcard user/lib/*.h include/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/fuzz-corpus
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(FUZZ_LIB_SRCS)
+fuzz: $(BUILD)/fuzz_ctl
+	$(BUILD)/fuzz_ctl -max_total_time=$(FUZZ_SECS) -max_len=4096 $(BUILD)/fuzz-corpus

@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-va=$(bench_ns va); vb=$(bench_ns vb); fa=$(bench_ns fa); fb=$(bench_ns fb)
+bench_ns va va; bench_ns vb vb; bench_ns fa fa; bench_ns fb fb
 
 ip link add bv0 netns "$va" type veth peer name bv1 netns "$vb"
 ip -n "$va" addr add 10.210.0.1/24 dev bv0; ip -n "$va" link set bv0 up

@@ -9,11 +9,13 @@ BENCH_SECS=${BENCH_SECS:-5}
 BENCH_NS_LIST=""
 BENCH_PIDS=""
 
-bench_ns() {	# bench_ns TAG -> prints the namespace name, creates it
-	n="ifkb$$-$1"
-	ip netns add "$n" && ip -n "$n" link set lo up
-	BENCH_NS_LIST="$BENCH_NS_LIST $n"
-	echo "$n"
+# bench_ns VAR TAG: create namespace ifkb<pid>-TAG and store its name in VAR.
+# (Not a command substitution: the cleanup list must be kept in this shell.)
+bench_ns() {
+	_n="ifkb$$-$2"
+	ip netns add "$_n" && ip -n "$_n" link set lo up
+	BENCH_NS_LIST="$BENCH_NS_LIST $_n"
+	eval "$1=\$_n"
 }
 
 bench_cleanup() {

@@ -230,10 +230,11 @@ static int loader_answers(struct h_loader *l)
 
 static int loader_spawn(struct h_loader *l)
 {
+	const char *wrapper = getenv("IFKITD_WRAPPER");	/* e.g. "valgrind --leak-check=full" */
 	char cmd[1024];
 
-	snprintf(cmd, sizeof(cmd), "exec %s -v -s %s -p %s -n %s %s%s >>%s 2>&1",
-		 h_bin("ifkitd"), l->sock, l->pin_dir, l->netns,
+	snprintf(cmd, sizeof(cmd), "exec %s %s -v -s %s -p %s -n %s %s%s >>%s 2>&1",
+		 wrapper ? wrapper : "", h_bin("ifkitd"), l->sock, l->pin_dir, l->netns,
 		 l->config[0] ? "-c " : "--no-config", l->config, l->log);
 	fflush(NULL);
 	l->pid = fork();
@@ -243,7 +244,7 @@ static int loader_spawn(struct h_loader *l)
 		execlp("sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 250; i++) {
+	for (int i = 0; i < (getenv("IFKITD_WRAPPER") ? 1500 : 250); i++) {
 		if (loader_answers(l))
 			return 0;
 		if (waitpid(l->pid, NULL, WNOHANG) == l->pid) {
