@@ -231,11 +231,16 @@ static int loader_answers(struct h_loader *l)
 static int loader_spawn(struct h_loader *l)
 {
 	const char *wrapper = getenv("IFKITD_WRAPPER");	/* e.g. "valgrind --leak-check=full" */
-	char cmd[1024];
+	char cmd[1024], cfg[256];
 
-	snprintf(cmd, sizeof(cmd), "exec %s %s -v -s %s -p %s -n %s %s%s >>%s 2>&1",
+	if (l->config[0])
+		snprintf(cfg, sizeof(cfg), "-c %s%s%s", l->config,
+			 l->config_netns[0] ? " --config-netns " : "", l->config_netns);
+	else
+		snprintf(cfg, sizeof(cfg), "--no-config");
+	snprintf(cmd, sizeof(cmd), "exec %s %s -v -s %s -p %s -n %s %s >>%s 2>&1",
 		 wrapper ? wrapper : "", h_bin("ifkitd"), l->sock, l->pin_dir, l->netns,
-		 l->config[0] ? "-c " : "--no-config", l->config, l->log);
+		 cfg, l->log);
 	fflush(NULL);
 	l->pid = fork();
 	if (l->pid < 0)

@@ -426,6 +426,29 @@ static void test_unpeer_no_carrier(void)
 	CU_ASSERT_NOT_EQUAL(h_sh("ip netns exec %s ping -c 1 -W 1 10.201.0.2", E.ns1), 0);
 }
 
+static void test_monitor_sees_carrier(void)
+{
+	const char *m1 = h_tmp("mon1.txt"), *m2 = h_tmp("mon2.txt");
+	char out[8192];
+	pid_t p1, p2;
+
+	/* KEV_DL_LINK_ON/OFF in Linux form: link events with LOWER_UP / NO-CARRIER */
+	p1 = h_spawn(E.ns1, "exec ip monitor link > %s", m1);
+	p2 = h_spawn(E.ns2, "exec ip monitor link > %s", m2);
+	usleep(300000);
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, NULL, out, sizeof(out), "feth peer feth0 feth1"), 0);
+	/* linkwatch sends at most one event per device per second */
+	usleep(1200000);
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, NULL, out, sizeof(out), "feth unpeer feth0"), 0);
+	usleep(1200000);
+	h_kill(p1, SIGTERM);
+	h_kill(p2, SIGTERM);
+	CU_ASSERT_EQUAL(h_sh("grep -q 'feth0.*LOWER_UP' %s", m1), 0);
+	CU_ASSERT_EQUAL(h_sh("grep -q 'feth0.*NO-CARRIER' %s", m1), 0);
+	CU_ASSERT_EQUAL(h_sh("grep -q 'feth1.*LOWER_UP' %s", m2), 0);
+	CU_ASSERT_EQUAL(h_sh("grep -q 'feth1.*NO-CARRIER' %s", m2), 0);
+}
+
 static void test_repeer_other(void)
 {
 	char out[512];
@@ -516,6 +539,69 @@ static void test_namespace_death_unpeers(void)
 	CU_ASSERT_STRING_EQUAL(out, "0\n");
 }
 
+/* ---------- config file ---------- */
+
+static struct {
+	struct h_loader l;
+	char ns[H_NAME_LEN];
+} C;
+
+static int config_init(void)
+{
+	FILE *f;
+
+	if (h_ns_create("cfg", C.ns, sizeof(C.ns)))
+		return -1;
+	snprintf(C.l.config, sizeof(C.l.config), "%s", h_tmp("ifkitd.conf"));
+	snprintf(C.l.config_netns, sizeof(C.l.config_netns), "%s", C.ns);
+	f = fopen(C.l.config, "w");
+	if (!f)
+		return -1;
+	fputs("# devices for the config test\n"
+	      "feth create feth0\n"
+	      "feth create feth1   # second end\n"
+	      "feth peer feth0 feth1\n"
+	      "feth mtu feth0 9000\n"
+	      "feth media feth1 2500baseT\n"
+	      "feth explode\n", f);
+	fclose(f);
+	return h_loader_start(&C.l) ? -1 : 0;
+}
+
+static int config_cleanup(void)
+{
+	h_loader_teardown(&C.l);
+	h_ns_delete(C.ns);
+	return 0;
+}
+
+static void test_config_applied(void)
+{
+	char out[4096];
+
+	CU_ASSERT_TRUE(has_carrier(C.ns, "feth0"));
+	CU_ASSERT_TRUE(has_carrier(C.ns, "feth1"));
+	CU_ASSERT_EQUAL(link_show(C.ns, "feth0", out, sizeof(out)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "mtu 9000"));
+	CU_ASSERT_EQUAL(h_ifkit(&C.l, NULL, out, sizeof(out), "feth show feth1"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "media: 2500baseT status: active"));
+	/* the bad line is reported with its line number, the rest still applied */
+	CU_ASSERT_EQUAL(h_sh("grep -q 'ifkitd.conf:7: unknown feth command: explode' %s", C.l.log), 0);
+}
+
+static void test_config_restart_adopts(void)
+{
+	char out[256];
+
+	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&C.l), 0);
+	/* existing devices are not errors; only the bad line is, once per start */
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "grep -c '^ifkitd: error:' %s", C.l.log), 0);
+	CU_ASSERT_STRING_EQUAL(out, "2\n");
+	CU_ASSERT_TRUE(has_carrier(C.ns, "feth0"));
+	CU_ASSERT_EQUAL(h_ifkit(&C.l, NULL, out, sizeof(out), "feth show feth0"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "feth0: peer feth1"));
+}
+
 static void add_suites(void)
 {
 	CU_pSuite s;
@@ -536,10 +622,15 @@ static void add_suites(void)
 	CU_add_test(s, "malformed control messages answered, loader survives",
 		    test_malformed_control);
 	CU_add_test(s, "unpeer: NO-CARRIER on both, no traffic", test_unpeer_no_carrier);
+	CU_add_test(s, "ip monitor link sees carrier on and off", test_monitor_sees_carrier);
 	CU_add_test(s, "re-peer with feth2, destroy feth2", test_repeer_other);
 	CU_add_test(s, "end moved to another namespace keeps crossing", test_move_namespace);
 	CU_add_test(s, "loader SIGKILLed mid-transfer; restart adopts", test_loader_killed_mid_transfer);
 	CU_add_test(s, "namespace death unpeers the other end", test_namespace_death_unpeers);
+
+	s = CU_add_suite("ifkitd config file", config_init, config_cleanup);
+	CU_add_test(s, "devices, peer, mtu, media from the config", test_config_applied);
+	CU_add_test(s, "restart with the same config adopts", test_config_restart_adopts);
 }
 
 int main(int argc, char **argv)

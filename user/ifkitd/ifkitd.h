@@ -48,12 +48,13 @@ struct ifkitd {
 	const char *pin_dir;
 	const char *netns_name;
 	const char *config_path;
+	const char *config_netns;	/* where config devices go; NULL = home */
 	bool teardown;
 
 	int epoll_fd;
 	int listen_fd;
 	int signal_fd;
-	int home_ns_fd;		/* namespace the loader started in */
+	int home_ns_fd;		/* namespace the loader started in, or --config-netns */
 	int priv_ns_fd;		/* ifkit's private namespace, where hidden ends live */
 	struct nl_sock nl;	/* route netlink in the private namespace */
 	struct nl_sock mon;	/* link events of the private namespace */

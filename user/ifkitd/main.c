@@ -560,6 +560,8 @@ static void usage(FILE *out)
 "\n"
 "  -c, --config FILE   devices to create at start (default %s)\n"
 "      --no-config     do not read a config file\n"
+"      --config-netns NAME  create the config's devices in /run/netns/NAME\n"
+"                      (default: the namespace ifkitd was started in)\n"
 "  -s, --socket PATH   control socket (default %s)\n"
 "  -p, --pin-dir DIR   bpffs directory for pins (default %s)\n"
 "  -n, --netns NAME    private namespace for hidden ends (default %s)\n"
@@ -576,6 +578,7 @@ static int parse_args(struct ifkitd *d, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "no-config", no_argument, NULL, 'N' },
+		{ "config-netns", required_argument, NULL, 'C' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "netns", required_argument, NULL, 'n' },
@@ -591,6 +594,7 @@ static int parse_args(struct ifkitd *d, int argc, char **argv)
 		switch (opt) {
 		case 'c': d->config_path = optarg; break;
 		case 'N': d->config_path = NULL; break;
+		case 'C': d->config_netns = optarg; break;
 		case 's': d->sock_path = optarg; break;
 		case 'p': d->pin_dir = optarg; break;
 		case 'n': d->netns_name = optarg; break;
@@ -619,9 +623,12 @@ static int setup(struct ifkitd *d)
 	sigset_t mask;
 	int err;
 
-	d->home_ns_fd = netns_open_self();
-	if (d->home_ns_fd < 0)
+	d->home_ns_fd = d->config_netns ? netns_open(d->config_netns) : netns_open_self();
+	if (d->home_ns_fd < 0) {
+		pr_err("namespace %s: %s", d->config_netns ? d->config_netns : "(own)",
+		       strerror(-d->home_ns_fd));
 		return d->home_ns_fd;
+	}
 	err = bpffs_prepare(d->pin_dir);
 	if (err) {
 		pr_err("pin directory %s: %s", d->pin_dir, strerror(-err));
