@@ -11,7 +11,11 @@
 
 struct ifkitd;
 
-/* Something in the event loop: cb runs when fd is ready. */
+/*
+ * Something in the event loop: cb runs when fd is ready.  A module that
+ * closes a watch while events are being dispatched sets fd to -1 and frees
+ * it only after the batch (see reap_clients in main.c).
+ */
 struct watch {
 	int fd;
 	void (*cb)(struct ifkitd *d, struct watch *w, uint32_t events);
@@ -60,6 +64,7 @@ struct ifkitd {
 	struct nl_sock mon;	/* link events of the private namespace */
 	struct watch listen_w, signal_w, mon_w;
 	struct client *clients;
+	struct client *dead_clients;	/* closed, freed after the event batch */
 	uint64_t start_ms;
 	bool stop;
 

@@ -264,6 +264,10 @@ static int dispatch(struct ifkitd *d, struct client *c, const struct ifkit_req *
 	return err;
 }
 
+/*
+ * Close a client now, free it after the current event batch: another event
+ * of the same epoll_wait may still point at it.
+ */
 static void client_free(struct ifkitd *d, struct client *c)
 {
 	struct client **pp;
@@ -276,9 +280,22 @@ static void client_free(struct ifkitd *d, struct client *c)
 	}
 	if (c->on_close)
 		c->on_close(d, c);
+	c->on_close = NULL;
 	ifkitd_watch_del(d, &c->w);
 	close(c->w.fd);
-	free(c);
+	c->w.fd = -1;
+	c->next = d->dead_clients;
+	d->dead_clients = c;
+}
+
+static void reap_clients(struct ifkitd *d)
+{
+	while (d->dead_clients) {
+		struct client *c = d->dead_clients;
+
+		d->dead_clients = c->next;
+		free(c);
+	}
 }
 
 static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
@@ -327,11 +344,9 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	}
 	if (ns_fd >= 0)
 		close(ns_fd);
+	/* A descriptor in r.fd is lent by the module, which keeps its own copy. */
 	err = reply_send(w->fd, &r);
 	free(r.items);
-	if (r.fd >= 0 && r.hdr.error == 0) {
-		/* The module lent us the descriptor to pass; it keeps its own. */
-	}
 	if (err)
 		client_free(d, c);
 }
@@ -683,6 +698,7 @@ static void cleanup(struct ifkitd *d)
 {
 	while (d->clients)
 		client_free(d, d->clients);
+	reap_clients(d);
 	iptap_fini(d);
 	utun_fini(d);
 	feth_fini(d);
@@ -745,8 +761,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct watch *w = evs[i].data.ptr;
 
-			w->cb(&d, w, evs[i].events);
+			if (w->fd >= 0)	/* closed earlier in this batch */
+				w->cb(&d, w, evs[i].events);
 		}
+		reap_clients(&d);
 	}
 	cleanup(&d);
 	return 0;
