@@ -178,9 +178,13 @@ static int link_one_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
+/* buf is MNL_SOCKET_BUFFER_SIZE bytes, zeroed so attribute padding is too (libmnl 1.0.4 leaves it). */
 static struct nlmsghdr *link_msg(char *buf, int type, int flags, int ifindex)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
 	nlh->nlmsg_type = (unsigned short)type;
@@ -344,7 +348,7 @@ static int nsid_cb(const struct nlmsghdr *nlh, void *arg)
 
 int nl_netns_id(struct nl_sock *nl, int ns_fd)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[MNL_SOCKET_BUFFER_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtgenmsg *g;
 	int nsid = -1, err;
