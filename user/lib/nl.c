@@ -17,6 +17,8 @@
 
 /* Big enough for one dump batch of links with stats (mnl 1.0.4 has no DUMP_SIZE). */
 #define NL_RECV_SIZE 32768
+/* One request: a link message with a few attributes never comes near it. */
+#define NL_REQ_SIZE 8192
 
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
@@ -178,12 +180,12 @@ static int link_one_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-/* buf is MNL_SOCKET_BUFFER_SIZE bytes, zeroed so attribute padding is too (libmnl 1.0.4 leaves it). */
+/* buf is NL_REQ_SIZE bytes, zeroed so attribute padding is too (libmnl 1.0.4 leaves it). */
 static struct nlmsghdr *link_msg(char *buf, int type, int flags, int ifindex)
 {
 	struct nlmsghdr *nlh;
 
-	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	memset(buf, 0, NL_REQ_SIZE);
 	nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifm;
 
@@ -198,7 +200,7 @@ static struct nlmsghdr *link_msg(char *buf, int type, int flags, int ifindex)
 int nl_link_get(struct nl_sock *nl, const char *name, int ifindex, int target_nsid,
 		struct link_info *out)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NL_REQ_SIZE];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, 0, name ? 0 : ifindex);
 	int err;
 
@@ -246,7 +248,7 @@ static int link_dump_cb(const struct nlmsghdr *nlh, void *arg)
  */
 int nl_link_dump(struct nl_sock *nl, link_cb cb, void *arg)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NL_REQ_SIZE];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_GETLINK, NLM_F_DUMP, 0);
 	struct dump_ctx ctx = { 0 };
 	int err = nl_talk(nl, nlh, link_dump_cb, &ctx);
@@ -272,7 +274,7 @@ static void put_veth_end(struct nlmsghdr *nlh, const struct veth_end *end)
 
 int nl_veth_create(struct nl_sock *nl, const struct veth_end *dev, const struct veth_end *peer)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NL_REQ_SIZE];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0);
 	struct nlattr *linkinfo, *data, *peer_nest;
 	struct ifinfomsg *pifm;
@@ -293,7 +295,7 @@ int nl_veth_create(struct nl_sock *nl, const struct veth_end *dev, const struct 
 
 int nl_link_set(struct nl_sock *nl, int ifindex, int target_nsid, const struct link_change *chg)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NL_REQ_SIZE];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_NEWLINK, 0, ifindex);
 	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
 
@@ -326,7 +328,7 @@ int nl_link_set(struct nl_sock *nl, int ifindex, int target_nsid, const struct l
 
 int nl_link_del(struct nl_sock *nl, int ifindex, int target_nsid)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NL_REQ_SIZE];
 	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, ifindex);
 
 	if (target_nsid >= 0)
@@ -348,7 +350,7 @@ static int nsid_cb(const struct nlmsghdr *nlh, void *arg)
 
 int nl_netns_id(struct nl_sock *nl, int ns_fd)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE] = { 0 };
+	char buf[NL_REQ_SIZE] = { 0 };
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtgenmsg *g;
 	int nsid = -1, err;
