@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -416,6 +417,43 @@ static void test_malformed_control(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "devices: 3 feth"));
 }
 
+/* Unprivileged users holding connections open cannot lock root out. */
+static void test_unprivileged_flood(void)
+{
+	int ready[2];
+	char out[512], c;
+	pid_t child;
+
+	CU_ASSERT_FATAL(pipe(ready) == 0);
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0) {
+		int opened = 0;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		for (int i = 0; i < 64; i++)
+			if (ctl_connect(E.l.sock) >= 0)
+				opened++;
+		c = opened > 0 ? 'y' : 'n';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	CU_ASSERT_EQUAL(read(ready[0], &c, 1), 1);
+	CU_ASSERT_EQUAL(c, 'y');
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, NULL, out, sizeof(out), "status"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "devices: 3 feth"));
+	/* the cap engaged: the unprivileged caller did not get 64 connections */
+	CU_ASSERT_EQUAL(h_sh("grep -q 'refusing connection from pid %d: too many clients' %s",
+			     (int)child, E.l.log), 0);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 static void test_unpeer_no_carrier(void)
 {
 	char out[512];
@@ -621,6 +659,8 @@ static void add_suites(void)
 	CU_add_test(s, "errors: non-feth, unknown, busy, MTU, media, EPERM", test_errors);
 	CU_add_test(s, "malformed control messages answered, loader survives",
 		    test_malformed_control);
+	CU_add_test(s, "unprivileged connection flood does not lock root out",
+		    test_unprivileged_flood);
 	CU_add_test(s, "unpeer: NO-CARRIER on both, no traffic", test_unpeer_no_carrier);
 	CU_add_test(s, "ip monitor link sees carrier on and off", test_monitor_sees_carrier);
 	CU_add_test(s, "re-peer with feth2, destroy feth2", test_repeer_other);

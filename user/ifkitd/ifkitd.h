@@ -41,6 +41,9 @@ struct reply {
 	int fd;			/* descriptor to pass back, or -1 (not owned) */
 };
 
+#define IFKITD_MAX_CLIENTS 4096
+#define IFKITD_MAX_UNPRIV_CLIENTS 16
+
 struct feth_state;
 struct utun_state;
 struct iptap_state;
@@ -64,6 +67,7 @@ struct ifkitd {
 	struct nl_sock mon;	/* link events of the private namespace */
 	struct watch listen_w, signal_w, mon_w;
 	struct client *clients;
+	unsigned int nclients, nclients_unpriv;
 	struct client *dead_clients;	/* closed, freed after the event batch */
 	uint64_t start_ms;
 	bool stop;

@@ -275,6 +275,9 @@ static void client_free(struct ifkitd *d, struct client *c)
 	for (pp = &d->clients; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
+			d->nclients--;
+			if (c->uid != 0)
+				d->nclients_unpriv--;
 			break;
 		}
 	}
@@ -347,7 +350,7 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	/* A descriptor in r.fd is lent by the module, which keeps its own copy. */
 	err = reply_send(w->fd, &r);
 	free(r.items);
-	if (err)
+	if (err || c->uid != 0)	/* a refused caller has nothing more to say */
 		client_free(d, c);
 }
 
@@ -368,6 +371,17 @@ static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
+	/*
+	 * The socket is world-connectable so non-root callers learn EPERM; cap
+	 * what they (and everyone) can hold open so nobody exhausts our fds.
+	 */
+	if (d->nclients >= IFKITD_MAX_CLIENTS ||
+	    (cred.uid != 0 && d->nclients_unpriv >= IFKITD_MAX_UNPRIV_CLIENTS)) {
+		pr_warn("refusing connection from pid %d: too many clients", cred.pid);
+		free(c);
+		close(fd);
+		return;
+	}
 	c->pid = cred.pid;
 	c->uid = cred.uid;
 	c->w.fd = fd;
@@ -380,6 +394,9 @@ static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	}
 	c->next = d->clients;
 	d->clients = c;
+	d->nclients++;
+	if (c->uid != 0)
+		d->nclients_unpriv++;
 }
 
 static void signal_cb(struct ifkitd *d, struct watch *w, uint32_t events)
