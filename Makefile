@@ -121,7 +121,8 @@ install: $(ALL_TARGETS)
 clean:
 	rm -rf $(BUILD)
 
-.SECONDARY: $(BPF_OBJS) $(SKELS)
+# Keep every intermediate (objects of test binaries included).
+.SECONDARY:
 
 # Fuzz the parsers that take outside input (libFuzzer + ASan/UBSan).
 FUZZ_SECS ?= 60
