@@ -1,18 +1,1148 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* utun in the loader (placeholder until the utun relay lands). */
+/*
+ * utun in the loader.
+ *
+ * A client's open makes a veth pair: utunN in the client's namespace (MTU
+ * 1500, up, NOARP, no IPv6 link-local, tx checksumming off) and hutunN in
+ * ifkit's private namespace.  hutunN carries the XDP program utun_xdp, which
+ * redirects IPv4/IPv6 frames into this loader's AF_XDP socket for the unit
+ * (copy mode).  A relay thread per utun moves packets between that socket
+ * and the client's descriptor, one end of a SOCK_SEQPACKET socketpair:
+ *
+ *   stack -> utunN -> hutunN XDP -> AF_XDP rx -> [family hdr] -> client
+ *   client -> validate -> [Ethernet hdr] -> AF_XDP tx on hutunN -> input on utunN
+ *
+ * Both directions move batches (ring peeks, sendmmsg/recvmmsg straight into
+ * and out of the UMEM, one tx kick per batch) and never block on the client:
+ * a full client queue drops and counts.  When the client closes its end or
+ * dies, the relay sees the hang-up and the main thread deletes the pair
+ * (which takes addresses and routes with it), the socket and map entries.
+ *
+ * A client may instead ask for the rings themselves (utun_enable_fastpath,
+ * include/utun_shm.h): the relay hands over the AF_XDP socket and the memfd
+ * behind the UMEM once, then only watches the descriptor for the hang-up.
+ *
+ * The relay cannot outlive the loader (the AF_XDP socket is the loader's),
+ * so utun devices die with it: a restarted loader deletes leftovers.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/xsk.h>
+#include "ifkit/utun.h"
 #include "ifkitd.h"
+#include "log.h"
+#include "names.h"
+#include "netns.h"
+#include "utun_shm.h"
+#include "utun_xdp.h"
+#include "utun.skel.h"
 
-int utun_init(struct ifkitd *d) { (void)d; return 0; }
-void utun_fini(struct ifkitd *d) { (void)d; }
-void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
+#define UTUN_PREFIX	"utun"
+#define UTUN_MTU	1500
+#define HIDDEN_MTU	65535
+#define FRAME_SIZE	4096		/* one page: holds any MTU veth allows with XDP */
+#define RX_FRAMES	1024
+#define TX_FRAMES	1024
+#define NUM_FRAMES	(RX_FRAMES + TX_FRAMES)
+#define RING_SIZE	1024
+#define BATCH		64
+/* Family header sits right before the IP header, i.e. over the Ethernet type. */
+#define HDR_OFF		(ETH_HLEN - UTUN_HDR_LEN)
+#define SOCK_BUF	(4 << 20)
+#define MTU_REFRESH_MS	200
+#define SHM_CTL_SIZE	4096
+
+struct utun_stats {
+	uint64_t out_packets, out_bytes, out_drops;
+	uint64_t in_packets, in_bytes, in_drops;
+	uint64_t errors[UTUN_ERR_MAX];
+};
+
+struct utun_dev {
+	struct utun_dev *next;
+	uint32_t unit;
+	char name[IFNAMSIZ];
+	char netns[32];
+	pid_t owner;
+	int hidden_ifindex;
+	int vis_ifindex;		/* in the client's namespace */
+	uint8_t vis_mac[6], hid_mac[6];
+
+	int sock;			/* loader's end of the packet socketpair */
+	int client_end;			/* until the answer carried it away */
+	ino_t client_ino;		/* identifies the client's descriptor */
+	int ioctl_fd;			/* datagram socket in the client's namespace */
+	int stop_fd;			/* main -> relay: stop */
+	int ev_fd;			/* relay -> main: gone (the module's eventfd) */
+
+	void *area;			/* UMEM frames, then the shared control page */
+	int memfd;			/* backing of area, handed to fast-path clients */
+	struct utun_shm_ctl *ctl;
+	bool fast;			/* the client drives the rings itself */
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	int xsk_fd;
+	struct xsk_ring_prod fq, tx;
+	struct xsk_ring_cons cq, rx;
+	uint64_t tx_free[TX_FRAMES];
+	unsigned int tx_nfree;
+
+	pthread_t thread;
+	bool thread_started;
+	bool gone;			/* relay saw the client leave (atomic) */
+	uint32_t flags;			/* UTUN_FLAGS_* (atomic) */
+	uint32_t mtu;			/* of utunN, refreshed by the relay (atomic) */
+	struct utun_stats st;		/* written by the relay only (atomic adds) */
+};
+
+struct utun_state {
+	struct utun_bpf *skel;
+	int ports_fd, xsks_fd, stats_fd, prog_fd;
+	int nr_cpus;
+	struct utun_dev *devs;
+	int ev_fd;			/* relay -> main: a client left */
+	struct watch ev_w;
+};
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+/* ---- relay thread ---- */
+
+static void refresh_mtu(struct utun_dev *u)
 {
-	(void)d, (void)link, (void)deleted;
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_ifindex = u->vis_ifindex;
+	if (ioctl(u->ioctl_fd, SIOCGIFNAME, &ifr) < 0)
+		return;
+	if (ioctl(u->ioctl_fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
+		STORE(&u->mtu, (uint32_t)ifr.ifr_mtu);
+		if (u->ctl)
+			STORE(&u->ctl->mtu, (uint32_t)ifr.ifr_mtu);
+	}
 }
-int utun_count(struct ifkitd *d) { (void)d; return 0; }
+
+/* Stack -> client: what the XDP program put in the rx ring. */
+static int relay_out(struct utun_dev *u)
+{
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	uint64_t addrs[BATCH];
+	uint32_t idx = 0, fidx = 0;
+	unsigned int n, m = 0, bad = 0;
+	uint64_t bytes = 0;
+	int sent, gone = 0;
+
+	n = xsk_ring_cons__peek(&u->rx, BATCH, &idx);
+	if (!n)
+		return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&u->rx, idx + i);
+		uint8_t *pkt = xsk_umem__get_data(u->area, desc->addr);
+		int family;
+
+		addrs[i] = xsk_umem__extract_addr(desc->addr);
+		family = desc->len > ETH_HLEN ?
+			utun_ethertype_to_family((uint16_t)(pkt[12] << 8 | pkt[13])) : -1;
+		if (family < 0) {
+			bad++;
+			continue;
+		}
+		utun_frame_hdr(pkt + HDR_OFF, family);
+		iov[m].iov_base = pkt + HDR_OFF;
+		iov[m].iov_len = desc->len - HDR_OFF;
+		memset(&msgs[m].msg_hdr, 0, sizeof(msgs[m].msg_hdr));
+		msgs[m].msg_hdr.msg_iov = &iov[m];
+		msgs[m].msg_hdr.msg_iovlen = 1;
+		m++;
+	}
+	sent = 0;
+	while ((unsigned int)sent < m) {
+		int k = sendmmsg(u->sock, msgs + sent, m - (unsigned int)sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (k <= 0) {
+			if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+			    errno != EINTR)
+				gone = 1;
+			break;
+		}
+		sent += k;
+	}
+	for (int i = 0; i < sent; i++)
+		bytes += iov[i].iov_len - UTUN_HDR_LEN;
+	ADD(&u->st.out_packets, (uint64_t)sent);
+	ADD(&u->st.out_bytes, bytes);
+	if (m - (unsigned int)sent) {
+		ADD(&u->st.out_drops, (uint64_t)(m - (unsigned int)sent));
+		ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], (uint64_t)(m - (unsigned int)sent));
+	}
+	if (bad)
+		ADD(&u->st.errors[UTUN_ERR_NONE], bad);
+	xsk_ring_cons__release(&u->rx, n);
+	/* Give the same frames back to the kernel. */
+	if (xsk_ring_prod__reserve(&u->fq, n, &fidx) == n) {
+		for (unsigned int i = 0; i < n; i++)
+			*xsk_ring_prod__fill_addr(&u->fq, fidx + i) = addrs[i];
+		xsk_ring_prod__submit(&u->fq, n);
+	}
+	return gone ? -EPIPE : (int)n;
+}
+
+static void reclaim_tx(struct utun_dev *u)
+{
+	uint32_t idx = 0;
+	unsigned int n = xsk_ring_cons__peek(&u->cq, RING_SIZE, &idx);
+
+	for (unsigned int i = 0; i < n; i++)
+		u->tx_free[u->tx_nfree++] = xsk_umem__extract_addr(*xsk_ring_cons__comp_addr(&u->cq,
+											      idx + i));
+	if (n)
+		xsk_ring_cons__release(&u->cq, n);
+}
+
+static void kick_tx(struct utun_dev *u)
+{
+	/* Copy mode sends at most a budget per call; EAGAIN means "more left". */
+	for (int i = 0; i < 64; i++) {
+		if (sendto(u->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			break;
+		if (errno != EAGAIN && errno != EBUSY && errno != EINTR)
+			break;
+		reclaim_tx(u);
+		if (errno == EBUSY)
+			break;
+	}
+	reclaim_tx(u);
+}
+
+/*
+ * The client asked to drive the rings itself: hand it the AF_XDP socket and
+ * the UMEM, with the tx frames that are free now; in-flight ones come back
+ * through the completion ring, which is the client's from now on.
+ */
+static void handoff(struct utun_dev *u)
+{
+	struct utun_shm_hello *h = calloc(1, sizeof(*h));
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} cbuf;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cmsg;
+	int fds[2] = { u->xsk_fd, u->memfd };
+
+	if (!h || u->fast)
+		goto out;
+	reclaim_tx(u);
+	h->magic = UTUN_SHM_MAGIC;
+	h->frame_size = FRAME_SIZE;
+	h->rx_frames = RX_FRAMES;
+	h->ring_size = RING_SIZE;
+	h->umem_size = (uint64_t)NUM_FRAMES * FRAME_SIZE;
+	memcpy(h->vis_mac, u->vis_mac, 6);
+	memcpy(h->hid_mac, u->hid_mac, 6);
+	h->ntx_free = u->tx_nfree;
+	memcpy(h->tx_free, u->tx_free, u->tx_nfree * sizeof(u->tx_free[0]));
+	iov.iov_base = h;
+	iov.iov_len = sizeof(*h);
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = sizeof(cbuf.buf);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
+	if (sendmsg(u->sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*h)) {
+		u->fast = true;
+		u->tx_nfree = 0;
+	} else {
+		pr_warn("%s: fast path hand-off: %s", u->name, strerror(errno));
+	}
+out:
+	free(h);
+}
+
+/* After the hand-off the socket only says whether the client is alive. */
+static int drain_fast(struct utun_dev *u)
+{
+	char buf[256];
+	ssize_t n;
+	int got = 0;
+
+	while ((n = recv(u->sock, buf, sizeof(buf), MSG_DONTWAIT)) >= 0 && got < 1024)
+		got++;
+	return got;
+}
+
+/* Client -> stack: one recvmmsg straight into free UMEM frames. */
+static int relay_in(struct utun_dev *u)
+{
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	uint64_t addrs[BATCH], good_addr[BATCH];
+	uint32_t good_len[BATCH];
+	uint32_t idx = 0, flags, mtu;
+	unsigned int want, ngood = 0;
+	uint64_t bytes = 0, drops = 0;
+	bool handoff_req = false, eof = false;
+	int got;
+
+	reclaim_tx(u);
+	want = u->tx_nfree < BATCH ? u->tx_nfree : BATCH;
+	if (!want)
+		return 0;
+	for (unsigned int i = 0; i < want; i++) {
+		addrs[i] = u->tx_free[u->tx_nfree - 1 - i];
+		iov[i].iov_base = (uint8_t *)u->area + addrs[i] + HDR_OFF;
+		iov[i].iov_len = FRAME_SIZE - HDR_OFF;
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	got = recvmmsg(u->sock, msgs, want, MSG_DONTWAIT, NULL);
+	if (got <= 0)
+		return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 :
+			got < 0 ? -errno : 0;
+	u->tx_nfree -= (unsigned int)got;
+	/*
+	 * After the client closed, recvmmsg reports the end of the stream as
+	 * empty datagrams: those are no writes to count.
+	 */
+	for (int i = 0; i < got; i++) {
+		if (msgs[i].msg_len == 0) {
+			struct pollfd pfd = { .fd = u->sock, .events = POLLRDHUP };
+
+			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP))) {
+				for (int j = i; j < got; j++)
+					u->tx_free[u->tx_nfree++] = addrs[j];
+				got = i;
+				eof = true;
+			}
+			break;
+		}
+	}
+	flags = LOAD(&u->flags);
+	mtu = LOAD(&u->mtu);
+	for (int i = 0; i < got; i++) {
+		uint8_t *frame = (uint8_t *)u->area + addrs[i];
+		size_t len = msgs[i].msg_len;
+		enum utun_err_cause why;
+
+		if (len == UTUN_HDR_LEN &&
+		    (uint32_t)utun_frame_family(frame + HDR_OFF, len) == UTUN_FASTPATH_REQ) {
+			u->tx_free[u->tx_nfree++] = addrs[i];
+			handoff_req = true;
+			continue;
+		}
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			why = UTUN_ERR_TOO_LONG;
+		else
+			why = utun_validate_frame(frame + HDR_OFF, len, mtu);
+		if (why == UTUN_ERR_NONE && (flags & UTUN_FLAGS_NO_INPUT))
+			why = UTUN_ERR_NO_INPUT;
+		if (why != UTUN_ERR_NONE) {
+			ADD(&u->st.errors[why], 1);
+			drops++;
+			u->tx_free[u->tx_nfree++] = addrs[i];
+			continue;
+		}
+		{
+			uint16_t type = utun_family_to_ethertype(utun_frame_family(frame + HDR_OFF,
+										   len));
+
+			memcpy(frame, u->vis_mac, 6);
+			memcpy(frame + 6, u->hid_mac, 6);
+			frame[12] = (uint8_t)(type >> 8);
+			frame[13] = (uint8_t)type;
+		}
+		good_addr[ngood] = addrs[i];
+		good_len[ngood] = (uint32_t)(len - UTUN_HDR_LEN + ETH_HLEN);
+		bytes += len - UTUN_HDR_LEN;
+		ngood++;
+	}
+	if (ngood) {
+		unsigned int r = xsk_ring_prod__reserve(&u->tx, ngood, &idx);
+
+		for (unsigned int i = 0; i < r; i++) {
+			struct xdp_desc *desc = xsk_ring_prod__tx_desc(&u->tx, idx + i);
+
+			desc->addr = good_addr[i];
+			desc->len = good_len[i];
+			desc->options = 0;
+		}
+		xsk_ring_prod__submit(&u->tx, r);
+		for (unsigned int i = r; i < ngood; i++) {	/* cannot happen: ring >= frames */
+			u->tx_free[u->tx_nfree++] = good_addr[i];
+			ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], 1);
+			drops++;
+		}
+		ngood = r;
+		kick_tx(u);
+	}
+	ADD(&u->st.in_packets, ngood);
+	ADD(&u->st.in_bytes, bytes);
+	if (drops)
+		ADD(&u->st.in_drops, drops);
+	if (handoff_req)
+		handoff(u);
+	return eof ? -EPIPE : got;
+}
+
+static void *relay_main(void *arg)
+{
+	struct utun_dev *u = arg;
+	uint64_t last_mtu = ifkitd_now_ms();
+	bool stop = false, stopped_by_main = false;
+
+	while (!stop) {
+		struct pollfd pfd[3] = {
+			{ .fd = u->stop_fd, .events = POLLIN },
+			{ .fd = u->xsk_fd, .events = u->fast ? 0 : POLLIN },
+			{ .fd = u->sock, .events = POLLIN | POLLRDHUP },
+		};
+		int busy = 0, ret;
+		uint64_t now;
+
+		/* Without free tx frames, wait for completions instead of the client. */
+		if (!u->fast)
+			reclaim_tx(u);
+		ret = poll(pfd, u->tx_nfree || u->fast ? 3 : 2,
+			   u->tx_nfree || u->fast ? MTU_REFRESH_MS : 1);
+		if (ret < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents) {
+			stopped_by_main = true;
+			break;
+		}
+		now = ifkitd_now_ms();
+		if (now - last_mtu >= MTU_REFRESH_MS) {
+			refresh_mtu(u);
+			last_mtu = now;
+		}
+		if (u->fast) {
+			if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+				stop = true;
+			else if (pfd[2].revents & POLLIN)
+				drain_fast(u);
+			continue;
+		}
+		/* Drain both directions, a bounded number of batches each round. */
+		do {
+			int a = relay_out(u), b = 0;
+
+			if (a < 0) {
+				stop = true;
+				break;
+			}
+			if (u->tx_nfree && !u->fast) {
+				b = relay_in(u);
+				if (b < 0) {
+					stop = true;
+					break;
+				}
+			}
+			busy = a + b;
+		} while (busy > 0 && !LOAD(&u->gone) && ++ret < 64);
+		if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+			stop = true;
+	}
+	if (!stopped_by_main) {
+		uint64_t one = 1;
+
+		/* The client left: ask the main thread to take the utun down. */
+		STORE(&u->gone, true);
+		if (write(u->ev_fd, &one, sizeof(one)) < 0)
+			pr_warn("%s: cannot notify the loader: %s", u->name, strerror(errno));
+	}
+	return NULL;
+}
+
+/* ---- device life cycle (main thread) ---- */
+
+static struct utun_dev *find_unit(struct ifkitd *d, uint32_t unit)
+{
+	for (struct utun_dev *u = d->utun->devs; u; u = u->next)
+		if (u->unit == unit)
+			return u;
+	return NULL;
+}
+
+static void stats_clear(struct ifkitd *d, uint32_t unit)
+{
+	struct utun_xdp_stat *zero = calloc((size_t)d->utun->nr_cpus, sizeof(*zero));
+
+	if (zero)
+		bpf_map_update_elem(d->utun->stats_fd, &unit, zero, BPF_ANY);
+	free(zero);
+}
+
+static int port_write(struct ifkitd *d, struct utun_dev *u)
+{
+	struct utun_port port = { .unit = u->unit, .flags = LOAD(&u->flags) };
+	__u32 key = (__u32)u->hidden_ifindex;
+
+	return bpf_map_update_elem(d->utun->ports_fd, &key, &port, BPF_ANY) ? -errno : 0;
+}
+
+/* Undo everything create made (any subset of it); frees u. */
+static void dev_destroy(struct ifkitd *d, struct utun_dev *u)
+{
+	__u32 key;
+
+	if (u->thread_started) {
+		uint64_t one = 1;
+
+		if (write(u->stop_fd, &one, sizeof(one)) < 0)
+			pr_warn("%s: stop relay: %s", u->name, strerror(errno));
+		pthread_join(u->thread, NULL);
+	}
+	key = u->unit;
+	if (u->xsk)
+		bpf_map_delete_elem(d->utun->xsks_fd, &key);
+	if (u->hidden_ifindex > 0) {
+		key = (__u32)u->hidden_ifindex;
+		bpf_map_delete_elem(d->utun->ports_fd, &key);
+		/* Deleting the hidden end takes utunN, its addresses and routes with it. */
+		nl_link_del(&d->nl, u->hidden_ifindex, -1);
+	}
+	if (u->xsk)
+		xsk_socket__delete(u->xsk);
+	if (u->umem)
+		xsk_umem__delete(u->umem);
+	if (u->area)
+		munmap(u->area, (size_t)NUM_FRAMES * FRAME_SIZE + SHM_CTL_SIZE);
+	if (u->memfd >= 0)
+		close(u->memfd);
+	stats_clear(d, u->unit);
+	if (u->sock >= 0)
+		close(u->sock);
+	if (u->client_end >= 0)
+		close(u->client_end);
+	if (u->ioctl_fd >= 0)
+		close(u->ioctl_fd);
+	if (u->stop_fd >= 0)
+		close(u->stop_fd);
+	free(u);
+}
+
+static void dev_unlink(struct ifkitd *d, struct utun_dev *u)
+{
+	for (struct utun_dev **pp = &d->utun->devs; *pp; pp = &(*pp)->next) {
+		if (*pp == u) {
+			*pp = u->next;
+			return;
+		}
+	}
+}
+
+static void dev_remove(struct ifkitd *d, struct utun_dev *u, const char *why)
+{
+	pr_info("%s: removed (%s)", u->name, why);
+	dev_unlink(d, u);
+	dev_destroy(d, u);
+}
+
+/*
+ * One queue each way: veth spreads frames over its queues, and an AF_XDP
+ * socket only gets what arrives on the queue it is bound to (0).
+ */
+static int one_channel(int sock, const char *ifname)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	if (ioctl(sock, SIOCETHTOOL, &ifr) < 0)
+		return -errno;
+	if (ch.rx_count == 1 && ch.tx_count == 1)
+		return 0;
+	ch.cmd = ETHTOOL_SCHANNELS;
+	ch.rx_count = 1;
+	ch.tx_count = 1;
+	ch.combined_count = 0;
+	return ioctl(sock, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
+}
+
+static int hidden_one_channel(const char *hname)
+{
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	if (sock < 0)
+		return -errno;
+	err = one_channel(sock, hname);
+	close(sock);
+	return err;
+}
+
+/* What the loader needs in the client's namespace: ethtool, MAC, a socket for MTU reads. */
+struct vis_arg {
+	struct utun_dev *u;
+	int err;
+	const char *step;
+};
+
+static int vis_setup(void *arg)
+{
+	struct vis_arg *va = arg;
+	struct utun_dev *u = va->u;
+	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
+	struct ifreq ifr;
+
+	u->ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (u->ioctl_fd < 0) {
+		va->step = "socket";
+		return -errno;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", u->name);
+	/* XDP cannot carry CHECKSUM_PARTIAL: the stack must finish checksums itself. */
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(u->ioctl_fd, SIOCETHTOOL, &ifr) < 0) {
+		va->step = "ethtool tx-checksumming off";
+		return -errno;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", u->name);
+	if (ioctl(u->ioctl_fd, SIOCGIFHWADDR, &ifr) < 0) {
+		va->step = "read MAC";
+		return -errno;
+	}
+	memcpy(u->vis_mac, ifr.ifr_hwaddr.sa_data, 6);
+	if ((va->err = one_channel(u->ioctl_fd, u->name))) {
+		va->step = "ethtool channels";
+		return va->err;
+	}
+	if (ioctl(u->ioctl_fd, SIOCGIFINDEX, &ifr) < 0) {
+		va->step = "read ifindex";
+		return -errno;
+	}
+	u->vis_ifindex = ifr.ifr_ifindex;
+	return 0;
+}
+
+static int visible_set(struct ifkitd *d, int ns_fd, int ifindex, const struct link_change *chg)
+{
+	struct nl_sock nl;
+	int err = ifkitd_nl_open_in(d, ns_fd, &nl);
+
+	if (err)
+		return err;
+	err = nl_link_set(&nl, ifindex, -1, chg);
+	if (err && nl.errmsg[0])
+		snprintf(d->nl.errmsg, sizeof(d->nl.errmsg), "%s", nl.errmsg);
+	nl_close(&nl);
+	return err;
+}
+
+static int xsk_setup(struct utun_dev *u, const char *hname)
+{
+	struct xsk_umem_config ucfg = {
+		.fill_size = RING_SIZE, .comp_size = RING_SIZE,
+		.frame_size = FRAME_SIZE, .frame_headroom = 0,
+	};
+	struct xsk_socket_config scfg = {
+		.rx_size = RING_SIZE, .tx_size = RING_SIZE,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.bind_flags = XDP_COPY,
+	};
+	size_t size = (size_t)NUM_FRAMES * FRAME_SIZE;
+	uint32_t idx;
+	int err;
+
+	/* A memfd, so a fast-path client can map the same frames. */
+	u->memfd = memfd_create(u->name, MFD_CLOEXEC);
+	if (u->memfd < 0)
+		return -errno;
+	if (ftruncate(u->memfd, (off_t)(size + SHM_CTL_SIZE)) < 0)
+		return -errno;
+	u->area = mmap(NULL, size + SHM_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, u->memfd, 0);
+	if (u->area == MAP_FAILED) {
+		u->area = NULL;
+		return -errno;
+	}
+	u->ctl = (struct utun_shm_ctl *)((uint8_t *)u->area + size);
+	STORE(&u->ctl->flags, LOAD(&u->flags));
+	STORE(&u->ctl->mtu, LOAD(&u->mtu));
+	err = xsk_umem__create(&u->umem, u->area, size, &u->fq, &u->cq, &ucfg);
+	if (err) {
+		u->umem = NULL;
+		return err;
+	}
+	err = xsk_socket__create(&u->xsk, hname, 0, u->umem, &u->rx, &u->tx, &scfg);
+	if (err) {
+		u->xsk = NULL;
+		return err;
+	}
+	u->xsk_fd = xsk_socket__fd(u->xsk);
+	/* First RX_FRAMES frames receive, the rest transmit. */
+	if (xsk_ring_prod__reserve(&u->fq, RX_FRAMES, &idx) != RX_FRAMES)
+		return -ENOSPC;
+	for (uint32_t i = 0; i < RX_FRAMES; i++)
+		*xsk_ring_prod__fill_addr(&u->fq, idx + i) = (uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(&u->fq, RX_FRAMES);
+	for (uint32_t i = 0; i < TX_FRAMES; i++)
+		u->tx_free[u->tx_nfree++] = (uint64_t)(RX_FRAMES + TX_FRAMES - 1 - i) * FRAME_SIZE;
+	return 0;
+}
+
+static void sock_bufs(int fd)
+{
+	int sz = SOCK_BUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+#define FAIL(e, what) do { err = (e); step = (what); goto fail; } while (0)
+
+static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32_t flags,
+		       int ns_fd, struct reply *r)
+{
+	char hname[IFNAMSIZ];
+	struct utun_dev *u;
+	struct veth_end vis = { .netns_fd = ns_fd, .mtu = UTUN_MTU };
+	struct veth_end hid = { .name = hname, .netns_fd = d->priv_ns_fd, .mtu = HIDDEN_MTU };
+	struct link_change chg = LINK_CHANGE_NONE;
+	struct link_info hl;
+	struct vis_arg va = { 0 };
+	struct stat st;
+	int sv[2], err, xdp_mode;
+	const char *step = "";
+
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return reply_error(r, -ENOMEM, "out of memory");
+	u->unit = unit;
+	u->owner = c ? c->pid : 0;
+	u->sock = u->client_end = u->ioctl_fd = u->stop_fd = u->xsk_fd = u->memfd = -1;
+	u->ev_fd = d->utun->ev_fd;
+	u->flags = flags;
+	u->mtu = UTUN_MTU;
+	name_format(u->name, sizeof(u->name), UTUN_PREFIX, unit);
+	name_hidden(hname, sizeof(hname), UTUN_PREFIX, unit);
+	netns_name_of(ns_fd, u->netns, sizeof(u->netns));
+	vis.name = u->name;
+
+	err = nl_veth_create(&d->nl, &vis, &hid);
+	if (err) {
+		free(u);
+		return err;	/* nothing made; -EEXIST: the name is taken */
+	}
+	err = nl_link_get(&d->nl, hname, 0, -1, &hl);
+	if (err)
+		FAIL(err, "find hidden end");
+	u->hidden_ifindex = hl.ifindex;
+	memcpy(u->hid_mac, hl.mac, 6);
+	chg.arp = 0;
+	chg.addrgenmode = 1;	/* IN6_ADDR_GEN_MODE_NONE */
+	chg.up = 1;
+	err = nl_link_set(&d->nl, hl.ifindex, -1, &chg);
+	if (err)
+		FAIL(err, "set up hidden end");
+	/* The visible end, from inside the client's namespace. */
+	va.u = u;
+	err = ifkitd_in_netns(d, ns_fd, vis_setup, &va);
+	if (err)
+		FAIL(err, va.step ? va.step : "enter client namespace");
+	err = hidden_one_channel(hname);
+	if (err)
+		FAIL(err, "ethtool channels (hidden end)");
+	stats_clear(d, unit);
+	err = port_write(d, u);
+	if (err)
+		FAIL(err, "write utun_ports");
+	xdp_mode = XDP_FLAGS_DRV_MODE;
+	err = bpf_xdp_attach(hl.ifindex, d->utun->prog_fd, xdp_mode, NULL);
+	if (err) {
+		xdp_mode = XDP_FLAGS_SKB_MODE;
+		err = bpf_xdp_attach(hl.ifindex, d->utun->prog_fd, xdp_mode, NULL);
+	}
+	if (err)
+		FAIL(err, "attach XDP");
+	err = xsk_setup(u, hname);
+	if (err)
+		FAIL(err, "AF_XDP socket");
+	{
+		__u32 key = unit;
+
+		if (bpf_map_update_elem(d->utun->xsks_fd, &key, &u->xsk_fd, BPF_ANY))
+			FAIL(-errno, "write utun_xsks");
+	}
+	chg = (struct link_change)LINK_CHANGE_NONE;
+	chg.arp = 0;
+	chg.addrgenmode = 1;	/* the seed's IFEF_NOAUTOIPV6LL */
+	err = visible_set(d, ns_fd, u->vis_ifindex, &chg);
+	if (!err) {
+		chg = (struct link_change)LINK_CHANGE_NONE;
+		chg.up = 1;
+		err = visible_set(d, ns_fd, u->vis_ifindex, &chg);
+	}
+	if (err)
+		FAIL(err, "set up utun");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		FAIL(-errno, "socketpair");
+	u->sock = sv[0];
+	u->client_end = sv[1];
+	sock_bufs(sv[0]);
+	sock_bufs(sv[1]);
+	fcntl(u->sock, F_SETFL, fcntl(u->sock, F_GETFL) | O_NONBLOCK);
+	if (fstat(u->client_end, &st) < 0)
+		FAIL(-errno, "fstat");
+	u->client_ino = st.st_ino;
+	u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->stop_fd < 0)
+		FAIL(-errno, "eventfd");
+	err = -pthread_create(&u->thread, NULL, relay_main, u);
+	if (err)
+		FAIL(err, "relay thread");
+	u->thread_started = true;
+	{
+		char tname[16];
+
+		snprintf(tname, sizeof(tname), "r-%.13s", u->name);
+		pthread_setname_np(u->thread, tname);
+	}
+	u->next = d->utun->devs;
+	d->utun->devs = u;
+	snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", u->name);
+	r->hdr.value = flags;
+	r->fd = u->client_end;	/* closed after the answer left (deferred_close) */
+	{
+		uint64_t one = 1;
+
+		if (write(d->utun->ev_fd, &one, sizeof(one)) < 0)
+			pr_warn("%s: eventfd: %s", u->name, strerror(errno));
+	}
+	pr_info("%s: opened by pid %d (XDP %s mode)", u->name, (int)u->owner,
+		xdp_mode == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+	return 0;
+fail:
+	reply_error(r, err, "%s: %s: %s", u->name, step,
+		    d->nl.errmsg[0] ? d->nl.errmsg : strerror(-err));
+	pr_warn("%s", r->hdr.msg);
+	dev_destroy(d, u);
+	return err;
+}
+
+static bool hidden_exists(struct ifkitd *d, uint32_t unit)
+{
+	char hname[IFNAMSIZ];
+	struct link_info li;
+
+	name_hidden(hname, sizeof(hname), UTUN_PREFIX, unit);
+	return nl_link_get(&d->nl, hname, 0, -1, &li) == 0;
+}
+
+static int cmd_open(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		    struct reply *r)
+{
+	uint32_t flags = req->value;
+	int err;
+
+	if (flags & ~(uint32_t)(UTUN_FLAGS_NO_OUTPUT | UTUN_FLAGS_NO_INPUT))
+		return reply_error(r, -EINVAL, "unknown utun flags 0x%x", flags);
+	if (ns_fd < 0)
+		ns_fd = d->home_ns_fd;
+	if (req->unit >= 0) {
+		uint32_t unit = (uint32_t)req->unit;
+
+		if (unit >= UTUN_MAX_UNITS)
+			return reply_error(r, -EINVAL, "unit %u out of range (0..%u)", unit,
+					   UTUN_MAX_UNITS - 1);
+		if (find_unit(d, unit) || hidden_exists(d, unit))
+			return reply_error(r, -EBUSY, "utun%u is in use", unit);
+		err = create_unit(d, c, unit, flags, ns_fd, r);
+		if (err == -EEXIST)
+			return reply_error(r, -EBUSY, "utun%u: a device of that name exists", unit);
+		return err;
+	}
+	for (uint32_t unit = 0; unit < UTUN_MAX_UNITS; unit++) {
+		if (find_unit(d, unit) || hidden_exists(d, unit))
+			continue;
+		err = create_unit(d, c, unit, flags, ns_fd, r);
+		if (err != -EEXIST)	/* a foreign device may hold the name: skip it */
+			return err;
+		r->hdr.error = 0;
+		r->hdr.msg[0] = '\0';
+	}
+	return reply_error(r, -ENOSPC, "no free utun unit");
+}
+
+/* The utun a request means: the packet descriptor it carries, else its name. */
+static struct utun_dev *resolve(struct ifkitd *d, const struct ifkit_req *req, int fd,
+				struct reply *r)
+{
+	struct stat st;
+	uint32_t unit;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		for (struct utun_dev *u = d->utun->devs; u; u = u->next)
+			if (u->client_ino == st.st_ino)
+				return u;
+		reply_error(r, -EBADF, "descriptor is not an open utun");
+		return NULL;
+	}
+	if (!req->name[0]) {
+		reply_error(r, -EINVAL, "missing utun name");
+		return NULL;
+	}
+	if (name_parse_unit(req->name, UTUN_PREFIX, &unit) == 0) {
+		struct utun_dev *u = find_unit(d, unit);
+
+		if (u)
+			return u;
+	}
+	reply_error(r, -ENODEV, "%s: no such utun", req->name);
+	return NULL;
+}
+
+static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_info *info)
+{
+	struct utun_xdp_stat *pc = calloc((size_t)d->utun->nr_cpus, sizeof(*pc));
+
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", u->name);
+	snprintf(info->netns, sizeof(info->netns), "%s", u->netns);
+	info->unit = u->unit;
+	info->owner_pid = (__u32)u->owner;
+	info->flags = LOAD(&u->flags);
+	info->mtu = LOAD(&u->mtu);
+	info->ifindex = (__u32)u->vis_ifindex;
+	info->out_packets = LOAD(&u->st.out_packets);
+	info->out_bytes = LOAD(&u->st.out_bytes);
+	info->out_drops = LOAD(&u->st.out_drops);
+	info->in_packets = LOAD(&u->st.in_packets);
+	info->in_bytes = LOAD(&u->st.in_bytes);
+	info->in_drops = LOAD(&u->st.in_drops);
+	for (int i = 0; i < UTUN_ERR_MAX && i < UTUN_STAT_CAUSES; i++)
+		info->errors[i] = LOAD(&u->st.errors[i]);
+	if (u->fast && u->ctl) {
+		/* The client counts what it moves itself. */
+		info->out_packets += LOAD(&u->ctl->out_packets);
+		info->out_bytes += LOAD(&u->ctl->out_bytes);
+		info->in_packets += LOAD(&u->ctl->in_packets);
+		info->in_bytes += LOAD(&u->ctl->in_bytes);
+		info->in_drops += LOAD(&u->ctl->in_drops);
+		for (int i = 0; i < UTUN_STAT_CAUSES && i < UTUN_SHM_CAUSES; i++)
+			info->errors[i] += LOAD(&u->ctl->errors[i]);
+	}
+	if (pc && bpf_map_lookup_elem(d->utun->stats_fd, &u->unit, pc) == 0) {
+		for (int i = 0; i < d->utun->nr_cpus; i++) {
+			/* errors[UTUN_ERR_NONE] carries the non-IP frames never relayed. */
+			info->errors[UTUN_ERR_NONE] += pc[i].non_ip_drops;
+			info->out_drops += pc[i].no_output_drops;
+		}
+	}
+	free(pc);
+}
+
 int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		struct reply *r)
 {
-	(void)d, (void)c, (void)req, (void)ns_fd;
-	return reply_error(r, -EOPNOTSUPP, "utun is not implemented in this build");
+	struct ifkit_utun_info info;
+	struct utun_dev *u;
+
+	if (!d->utun)
+		return reply_error(r, -EOPNOTSUPP, "utun is not available");
+	switch (req->cmd) {
+	case IFKIT_CMD_UTUN_OPEN:
+		return cmd_open(d, c, req, ns_fd, r);
+	case IFKIT_CMD_UTUN_GET_FLAGS:
+		u = resolve(d, req, ns_fd, r);
+		if (!u)
+			return r->hdr.error;
+		r->hdr.value = LOAD(&u->flags);
+		snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", u->name);
+		return 0;
+	case IFKIT_CMD_UTUN_SET_FLAGS: {
+		int err;
+
+		if (req->value & ~(uint32_t)(UTUN_FLAGS_NO_OUTPUT | UTUN_FLAGS_NO_INPUT))
+			return reply_error(r, -EINVAL, "unknown utun flags 0x%x", req->value);
+		u = resolve(d, req, ns_fd, r);
+		if (!u)
+			return r->hdr.error;
+		STORE(&u->flags, req->value);
+		if (u->ctl)
+			STORE(&u->ctl->flags, req->value);
+		err = port_write(d, u);
+		if (err)
+			return reply_error(r, err, "%s: utun_ports: %s", u->name, strerror(-err));
+		r->hdr.value = req->value;
+		snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", u->name);
+		pr_info("%s: flags 0x%x", u->name, req->value);
+		return 0;
+	}
+	case IFKIT_CMD_UTUN_SHOW:
+		if (req->name[0]) {
+			u = resolve(d, req, -1, r);
+			if (!u)
+				return r->hdr.error;
+			fill_info(d, u, &info);
+			return reply_add_item(r, IFKIT_ITEM_UTUN, &info, sizeof(info));
+		}
+		for (u = d->utun->devs; u; u = u->next) {
+			int err;
+
+			fill_info(d, u, &info);
+			err = reply_add_item(r, IFKIT_ITEM_UTUN, &info, sizeof(info));
+			if (err)
+				return err;
+		}
+		return 0;
+	}
+	return reply_error(r, -EOPNOTSUPP, "unknown utun command");
+}
+
+/*
+ * The module's eventfd: descriptors lent to an answer are closed here (the
+ * answer went out before any later callback runs), and utuns whose client
+ * left are taken down.  Only this watch exists, so nothing freed here can be
+ * another pending event of the same batch.
+ */
+static void ev_cb(struct ifkitd *d, struct watch *w, uint32_t events)
+{
+	uint64_t v;
+	struct utun_dev *u, *next;
+
+	(void)events;
+	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_debug("utun eventfd: %s", strerror(errno));
+	for (u = d->utun->devs; u; u = u->next) {
+		if (u->client_end >= 0) {
+			close(u->client_end);
+			u->client_end = -1;
+		}
+	}
+	for (u = d->utun->devs; u; u = next) {
+		next = u->next;
+		if (LOAD(&u->gone))
+			dev_remove(d, u, "client closed");
+	}
+}
+
+/* The hidden end went away (utunN deleted, or its namespace died). */
+void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
+{
+	if (!d->utun || !deleted)
+		return;
+	for (struct utun_dev *u = d->utun->devs; u; u = u->next) {
+		if (u->hidden_ifindex == link->ifindex) {
+			u->hidden_ifindex = 0;	/* already gone */
+			dev_remove(d, u, "device deleted");
+			return;
+		}
+	}
+}
+
+static int purge_one(const struct link_info *link, void *arg)
+{
+	struct ifkitd *d = arg;
+	uint32_t unit;
+
+	if (link->name[0] == 'h' && name_parse_unit(link->name + 1, UTUN_PREFIX, &unit) == 0) {
+		nl_link_del(&d->nl, link->ifindex, -1);
+		pr_info("utun%u: removed (left by a previous loader)", unit);
+	}
+	return 0;
+}
+
+int utun_init(struct ifkitd *d)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
+	struct utun_state *s;
+	__u32 key, next;
+	int err;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	d->utun = s;
+	s->ev_fd = -1;
+	s->nr_cpus = libbpf_num_possible_cpus();
+	s->skel = utun_bpf__open_opts(&oopts);
+	if (!s->skel) {
+		err = -errno;
+		pr_err("utun: open BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = utun_bpf__load(s->skel);
+	if (err) {
+		pr_err("utun: load BPF object: %s", strerror(-err));
+		return err;
+	}
+	s->ports_fd = bpf_map__fd(s->skel->maps.utun_ports);
+	s->xsks_fd = bpf_map__fd(s->skel->maps.utun_xsks);
+	s->stats_fd = bpf_map__fd(s->skel->maps.utun_stats);
+	s->prog_fd = bpf_program__fd(s->skel->progs.utun_xdp);
+	/* Relays die with their loader: remove what a previous one left. */
+	nl_link_dump(&d->nl, purge_one, d);
+	while (bpf_map_get_next_key(s->ports_fd, NULL, &next) == 0) {
+		key = next;
+		if (bpf_map_delete_elem(s->ports_fd, &key))
+			break;
+	}
+	s->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->ev_fd < 0)
+		return -errno;
+	s->ev_w = (struct watch){ s->ev_fd, ev_cb, NULL };
+	return ifkitd_watch_add(d, &s->ev_w, 0);
+}
+
+void utun_fini(struct ifkitd *d)
+{
+	struct utun_state *s = d->utun;
+
+	if (!s)
+		return;
+	while (s->devs)
+		dev_remove(d, s->devs, "loader stopping");
+	if (s->ev_fd >= 0) {
+		ifkitd_watch_del(d, &s->ev_w);
+		close(s->ev_fd);
+	}
+	utun_bpf__destroy(s->skel);
+	free(s);
+	d->utun = NULL;
+}
+
+int utun_count(struct ifkitd *d)
+{
+	int n = 0;
+
+	if (!d->utun)
+		return 0;
+	for (struct utun_dev *u = d->utun->devs; u; u = u->next)
+		n++;
+	return n;
 }

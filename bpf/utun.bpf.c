@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * utun output path.  What the stack sends on utunN leaves that veth end and
+ * is received by its hidden end hutunN in ifkit's private namespace, where
+ * this XDP program runs: IPv4 and IPv6 frames go to the AF_XDP socket of the
+ * unit (utun_xsks[unit]); everything else (ARP, LLDP, ...) is dropped, as is
+ * everything while UTUN_FLAGS_NO_OUTPUT is set.  The loader relays what the
+ * socket receives to the client.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "utun_xdp.h"
+
+#define ETH_P_IP_	0x0800
+#define ETH_P_IPV6_	0x86DD
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UTUN_MAX_UNITS);
+	__type(key, __u32);			/* hidden end ifindex */
+	__type(value, struct utun_port);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} utun_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, UTUN_MAX_UNITS);
+	__type(key, __u32);			/* unit */
+	__type(value, __u32);			/* AF_XDP socket */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} utun_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UTUN_MAX_UNITS);
+	__type(key, __u32);
+	__type(value, struct utun_xdp_stat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} utun_stats SEC(".maps");
+
+SEC("xdp")
+int utun_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct utun_xdp_stat *st;
+	struct utun_port *port;
+	__u32 unit;
+	__u16 proto;
+
+	port = bpf_map_lookup_elem(&utun_ports, &ifindex);
+	if (!port)
+		return XDP_DROP;	/* not (or no longer) a utun of ours */
+	unit = port->unit;
+	st = bpf_map_lookup_elem(&utun_stats, &unit);
+	if ((void *)(eth + 1) > data_end) {
+		if (st)
+			st->non_ip_drops++;
+		return XDP_DROP;
+	}
+	proto = bpf_ntohs(eth->h_proto);
+	if (proto != ETH_P_IP_ && proto != ETH_P_IPV6_) {
+		if (st)
+			st->non_ip_drops++;
+		return XDP_DROP;
+	}
+	if (port->flags & UTUN_FLAGS_NO_OUTPUT) {
+		if (st)
+			st->no_output_drops++;
+		return XDP_DROP;
+	}
+	/* No socket for the unit (client gone): drop. */
+	if (bpf_redirect_map(&utun_xsks, unit, XDP_DROP) != XDP_REDIRECT)
+		return XDP_DROP;
+	if (st) {
+		st->redirected++;
+		st->redirected_bytes += (__u64)(data_end - data);
+	}
+	return XDP_REDIRECT;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

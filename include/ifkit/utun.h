@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * libutun - XNU's utun on Linux, through the ifkit loader (ifkitd).
+ *
+ *   char ifname[IFNAMSIZ];
+ *   int fd = utun_open(-1, ifname, sizeof(ifname));   // utunN appears here
+ *   // read()/write(): one packet each, a 4-byte protocol family in network
+ *   // byte order (AF_INET 2, AF_INET6 10 - Linux values) then the IP packet.
+ *   close(fd);                                         // utunN disappears
+ *
+ * The loader socket is $IFKIT_SOCKET if set, else /run/ifkit/ifkitd.sock.
+ * The caller must be root (the seed's CTL_FLAG_PRIVILEGED).
+ */
+#ifndef IFKIT_UTUN_H
+#define IFKIT_UTUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Socket options of macOS's if_utun.h, kept for reference. */
+#define UTUN_CONTROL_NAME	"com.apple.net.utun_control"
+#define UTUN_OPT_FLAGS		1
+#define UTUN_OPT_IFNAME		2
+
+#ifndef UTUN_FLAGS_NO_OUTPUT
+#define UTUN_FLAGS_NO_OUTPUT	0x0001	/* drop what the stack sends on utunN */
+#define UTUN_FLAGS_NO_INPUT	0x0002	/* drop what the client writes */
+#endif
+
+#define UTUN_HDR_LEN		4	/* protocol family, network byte order */
+#define UTUN_DEFAULT_MTU	1500
+/* Largest framed packet the descriptor can carry. */
+#define UTUN_MAX_FRAME		(UTUN_HDR_LEN + 65535)
+
+/*
+ * Ask the loader for utun<unit> (unit < 0: the first free one) in the
+ * caller's network namespace.  Writes the interface name to ifname (may be
+ * NULL) and returns the packet descriptor, or -1 with errno: EPERM (not
+ * root), EBUSY (unit taken), ECONNREFUSED or ENOENT (no ifkitd running; a
+ * message naming ifkitd goes to stderr), EINVAL (bad argument).
+ */
+int utun_open(int unit, char *ifname, size_t ifname_len);
+/* Same with an explicit loader socket path (NULL: $IFKIT_SOCKET or default). */
+int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_len);
+
+/* UTUN_OPT_FLAGS / UTUN_OPT_IFNAME.  0 or -1 with errno. */
+int utun_get_flags(int fd, uint32_t *flags);
+int utun_set_flags(int fd, uint32_t flags);
+int utun_get_ifname(int fd, char *ifname, size_t len);
+
+/*
+ * Write one packet: family (AF_INET/AF_INET6, host order) and the IP packet.
+ * Validates first (utun_validate) and fails with EINVAL without sending.
+ * Returns the bytes of the IP packet written, or -1 with errno.
+ */
+ssize_t utun_write(int fd, int family, const void *pkt, size_t len);
+/* Read one packet: family (host order) into *family, IP packet into buf. */
+ssize_t utun_read(int fd, int *family, void *buf, size_t len);
+
+/* One packet of a batch: buf holds the framed packet (family header first). */
+struct utun_pkt {
+	void *buf;
+	size_t len;		/* bytes in buf (send) / received (recv) */
+	size_t cap;		/* size of buf (recv) */
+};
+/*
+ * Receive up to n framed packets with one system call.  flags: 0 waits for
+ * the first packet, MSG_DONTWAIT does not.  Returns how many, or -1 with
+ * errno (0 only when the loader closed the tunnel).  A packet larger than its
+ * cap is truncated and its len set to cap + 1.
+ */
+int utun_recv_batch(int fd, struct utun_pkt *pkts, unsigned int n, int flags);
+/*
+ * Send up to n framed packets with one system call (no validation).
+ * Returns how many were sent, or -1 with errno.
+ */
+int utun_send_batch(int fd, const struct utun_pkt *pkts, unsigned int n, int flags);
+
+/*
+ * Fast path: after this call the process moves packets through the loader's
+ * AF_XDP rings itself (shared memory, no loader hop).  From then on use only
+ * utun_read/utun_write/utun_recv_batch/utun_send_batch on fd (plain
+ * read()/write() no longer carry packets), and utun_close() to close it.
+ * Validation and UTUN_FLAGS_NO_INPUT are applied by libutun on this path.
+ * Packets queued on the descriptor at the switch are dropped.  One thread
+ * may receive while another sends; two concurrent senders (or receivers)
+ * on the same descriptor need a lock.  0 or -1.
+ */
+int utun_enable_fastpath(int fd);
+/* The descriptor to poll()/epoll for input: fd itself, or the AF_XDP socket on the fast path. */
+int utun_pollfd(int fd);
+/* close() that also releases the fast-path mappings (plain close() for the rest). */
+int utun_close(int fd);
+
+/* Pure helpers (no I/O). */
+enum utun_err_cause {
+	UTUN_ERR_NONE = 0,
+	UTUN_ERR_TOO_SHORT,	/* shorter than the family header plus an IP header */
+	UTUN_ERR_BAD_FAMILY,	/* family neither AF_INET nor AF_INET6 */
+	UTUN_ERR_MISMATCH,	/* family does not match the IP version nibble */
+	UTUN_ERR_TOO_LONG,	/* IP packet longer than the MTU */
+	UTUN_ERR_NO_INPUT,	/* dropped: UTUN_FLAGS_NO_INPUT */
+	UTUN_ERR_QUEUE_FULL,	/* dropped: a queue was full (slow client / busy device) */
+	UTUN_ERR_BAD_LENGTH,	/* IP header's own length disagrees with the packet */
+	UTUN_ERR_MAX
+};
+const char *utun_err_name(enum utun_err_cause cause);
+/* Check one framed packet (family header + IP) against mtu: a cause. */
+enum utun_err_cause utun_validate_frame(const void *frame, size_t len, unsigned int mtu);
+/* Check an unframed IP packet given its host-order family. */
+enum utun_err_cause utun_validate(int family, const void *pkt, size_t len, unsigned int mtu);
+/* Write the 4-byte header for family (host order) into hdr. */
+void utun_frame_hdr(void *hdr, int family);
+/* Family of a framed packet (host order), or -1 if too short. */
+int utun_frame_family(const void *frame, size_t len);
+/* Ethertype (host order) for a family: 0x0800, 0x86DD, or 0 if none. */
+uint16_t utun_family_to_ethertype(int family);
+/* Family for an ethertype (host order): AF_INET, AF_INET6, or -1. */
+int utun_ethertype_to_family(uint16_t ethertype);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

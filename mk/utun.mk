@@ -1,0 +1,62 @@
+# utun: libutun (static and shared), the ifkit-tunnel program, pkg-config file.
+# Included by the top-level Makefile.
+
+# This file is included before the top-level `all` rule: keep `all` the default.
+.DEFAULT_GOAL := all
+
+LIBUTUN_SRCS := $(wildcard user/libutun/*.c)
+LIBUTUN_OBJS := $(LIBUTUN_SRCS:user/libutun/%.c=$(BUILD)/obj/libutun/%.o)
+# The control-socket client code libutun needs; compiled -fPIC with libifkit.
+LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o
+LIBUTUN_A    := $(BUILD)/libutun.a
+LIBUTUN_SO   := $(BUILD)/libutun.so
+LIBUTUN_SONAME := libutun.so.1
+UTUN_TUNNEL  := $(BUILD)/ifkit-tunnel
+UTUN_PC      := $(BUILD)/libutun.pc
+
+ALL_TARGETS += $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_TUNNEL) $(UTUN_PC)
+
+$(BUILD)/obj/libutun/%.o: user/libutun/%.c $(wildcard include/ifkit/*.h include/*.h user/lib/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(LIBUTUN_A): $(LIBUTUN_OBJS) $(LIBUTUN_DEPS)
+	$(AR) rcs $@ $^
+
+$(LIBUTUN_SO): $(LIBUTUN_OBJS) $(LIBUTUN_DEPS) user/libutun/libutun.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBUTUN_SONAME) \
+		-Wl,--version-script=user/libutun/libutun.map -o $@ $(LIBUTUN_OBJS) $(LIBUTUN_DEPS)
+
+$(UTUN_PC): mk/utun.mk
+	@mkdir -p $(@D)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+		'Name: libutun' 'Description: XNU utun on Linux through the ifkit loader' \
+		'Version: 1.0' 'Libs: -L$${libdir} -lutun' 'Cflags: -I$${includedir}' > $@
+
+$(BUILD)/obj/tunnel/%.o: user/tunnel/%.c $(wildcard include/ifkit/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(UTUN_TUNNEL): $(BUILD)/obj/tunnel/ifkit-tunnel.o $(LIBUTUN_A)
+	$(CC) $(CFLAGS) -o $@ $^ -lpthread
+
+# utun tests link libutun too (explicit rules win over the generic pattern).
+$(BUILD)/tests/test_utun: $(BUILD)/tests/test_utun.o $(TEST_HARNESS) $(LIBUTUN_A) $(LIBIFKIT)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lpthread
+
+.PHONY: install-utun
+install: install-utun
+install-utun: $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_PC) $(UTUN_TUNNEL)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ifkit \
+		$(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(LIBUTUN_A) $(DESTDIR)$(PREFIX)/lib/libutun.a
+	install -m 0755 $(LIBUTUN_SO) $(DESTDIR)$(PREFIX)/lib/$(LIBUTUN_SONAME)
+	ln -sf $(LIBUTUN_SONAME) $(DESTDIR)$(PREFIX)/lib/libutun.so
+	install -m 0644 include/ifkit/utun.h $(DESTDIR)$(PREFIX)/include/ifkit/utun.h
+	install -m 0644 $(UTUN_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/libutun.pc
+	install -m 0755 $(UTUN_TUNNEL) $(DESTDIR)$(PREFIX)/bin/ifkit-tunnel
+
+# The loader and the CLI share libutun's pure framing helpers (prerequisites
+# are appended to the link line, $^, of their rules).
+$(BUILD)/ifkitd: $(BUILD)/obj/libutun/frame.o
+$(BUILD)/ifkit: $(BUILD)/obj/libutun/frame.o

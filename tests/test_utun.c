@@ -1,0 +1,1247 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * utun: libutun's framing and validation, the XDP program under
+ * BPF_PROG_TEST_RUN, and end-to-end runs through a private loader in
+ * namespaces this test creates (addresses 10.7x.0.0/24 and fd00:7x::/64 live
+ * only inside them).
+ *
+ * The binary doubles as a helper process (argv[1] starting with "--"):
+ *   --hold SOCK UNIT          open utunUNIT and sleep (killed by the test)
+ *   --try-open SOCK           exit with utun_open's errno (for the non-root test)
+ *   --tcp-recv ADDR PORT OUT  accept one TCP connection, write "bytes hash" to OUT
+ *   --tcp-send ADDR PORT N    send N deterministic bytes, print "bytes hash"
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <CUnit/CUnit.h>
+#include "ctl.h"
+#include "harness.h"
+#include "ifkit/utun.h"
+#include "utun_xdp.h"
+#include "utun.skel.h"
+
+static struct h_loader L;
+static bool loader_ok;
+
+/* ---------- packet helpers ---------- */
+
+static uint16_t csum16(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	for (; len > 1; p += 2, len -= 2)
+		sum += (uint32_t)(p[0] << 8 | p[1]);
+	if (len)
+		sum += (uint32_t)(p[0] << 8);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* IPv4 ICMP echo (type 8 request / 0 reply) from src to dst. */
+static size_t mk_icmp4(uint8_t *p, const char *src, const char *dst, uint8_t type,
+		       uint16_t id, uint16_t seq, size_t payload)
+{
+	size_t len = 20 + 8 + payload;
+	uint16_t c;
+
+	memset(p, 0, len);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[8] = 64;
+	p[9] = 1;
+	inet_pton(AF_INET, src, p + 12);
+	inet_pton(AF_INET, dst, p + 16);
+	c = csum16(p, 20, 0);
+	p[10] = (uint8_t)(c >> 8);
+	p[11] = (uint8_t)c;
+	p[20] = type;
+	p[24] = (uint8_t)(id >> 8);
+	p[25] = (uint8_t)id;
+	p[26] = (uint8_t)(seq >> 8);
+	p[27] = (uint8_t)seq;
+	for (size_t i = 0; i < payload; i++)
+		p[28 + i] = (uint8_t)i;
+	c = csum16(p + 20, 8 + payload, 0);
+	p[22] = (uint8_t)(c >> 8);
+	p[23] = (uint8_t)c;
+	return len;
+}
+
+static uint32_t pseudo6(const uint8_t *ip6, size_t l4len)
+{
+	uint32_t sum = 0;
+
+	for (int i = 8; i < 40; i += 2)
+		sum += (uint32_t)(ip6[i] << 8 | ip6[i + 1]);
+	sum += (uint32_t)l4len;
+	sum += 58;
+	return sum;
+}
+
+static size_t mk_icmp6(uint8_t *p, const char *src, const char *dst, uint8_t type,
+		       uint16_t id, uint16_t seq, size_t payload)
+{
+	size_t l4 = 8 + payload;
+	uint16_t c;
+
+	memset(p, 0, 40 + l4);
+	p[0] = 0x60;
+	p[4] = (uint8_t)(l4 >> 8);
+	p[5] = (uint8_t)l4;
+	p[6] = 58;
+	p[7] = 64;
+	inet_pton(AF_INET6, src, p + 8);
+	inet_pton(AF_INET6, dst, p + 24);
+	p[40] = type;
+	p[44] = (uint8_t)(id >> 8);
+	p[45] = (uint8_t)id;
+	p[46] = (uint8_t)(seq >> 8);
+	p[47] = (uint8_t)seq;
+	for (size_t i = 0; i < payload; i++)
+		p[48 + i] = (uint8_t)i;
+	c = csum16(p + 40, l4, pseudo6(p, l4));
+	p[42] = (uint8_t)(c >> 8);
+	p[43] = (uint8_t)c;
+	return 40 + l4;
+}
+
+/* Turn an echo request into its reply in place (swap addresses, fix checksum). */
+static bool icmp_answer(int family, uint8_t *p, size_t len)
+{
+	uint8_t tmp[16];
+	uint16_t c;
+
+	if (family == AF_INET && len >= 28 && p[9] == 1 && p[20] == 8) {
+		size_t ihl = (size_t)(p[0] & 15) * 4;
+
+		memcpy(tmp, p + 12, 4);
+		memcpy(p + 12, p + 16, 4);
+		memcpy(p + 16, tmp, 4);
+		p[ihl] = 0;
+		p[ihl + 2] = p[ihl + 3] = 0;
+		c = csum16(p + ihl, len - ihl, 0);
+		p[ihl + 2] = (uint8_t)(c >> 8);
+		p[ihl + 3] = (uint8_t)c;
+		return true;
+	}
+	if (family == AF_INET6 && len >= 48 && p[6] == 58 && p[40] == 128) {
+		memcpy(tmp, p + 8, 16);
+		memcpy(p + 8, p + 24, 16);
+		memcpy(p + 24, tmp, 16);
+		p[40] = 129;
+		p[42] = p[43] = 0;
+		c = csum16(p + 40, len - 40, pseudo6(p, len - 40));
+		p[42] = (uint8_t)(c >> 8);
+		p[43] = (uint8_t)c;
+		return true;
+	}
+	return false;
+}
+
+/* Wait up to ms for one packet; returns its IP length or -1. */
+static ssize_t read_pkt(int fd, int *family, uint8_t *buf, size_t cap, int ms)
+{
+	struct pollfd pfd = { .fd = utun_pollfd(fd), .events = POLLIN };
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return -1;
+	return utun_read(fd, family, buf, cap);
+}
+
+/* Read until a packet matching (family, proto byte check) arrives or ms pass. */
+static ssize_t read_icmp(int fd, int want_family, uint8_t want_type, uint8_t *buf, size_t cap,
+			 int ms)
+{
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int family = -1, left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = ms - (int)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			return -1;
+		n = read_pkt(fd, &family, buf, cap, left);
+		if (n < 0)
+			return -1;
+		if (family != want_family)
+			continue;
+		if (family == AF_INET && n >= 28 && buf[9] == 1 && buf[20] == want_type)
+			return n;
+		if (family == AF_INET6 && n >= 48 && buf[6] == 58 && buf[40] == want_type)
+			return n;
+	}
+}
+
+/* ---------- loader helpers ---------- */
+
+static int open_in(const char *ns, int unit, char *name)
+{
+	int fd, err = 0;
+
+	if (ns && h_enter_ns(ns))
+		return -1;
+	fd = utun_open_at(L.sock, unit, name, IFNAMSIZ);
+	if (fd < 0)
+		err = errno;
+	if (ns)
+		h_leave_ns();
+	errno = err;
+	return fd;
+}
+
+static int show_one(const char *name, struct ifkit_utun_info *out)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	void *items = NULL;
+	size_t n = 0;
+	int sock = ctl_connect(L.sock), err;
+
+	if (sock < 0)
+		return sock;
+	ctl_req_init(&req, IFKIT_CMD_UTUN_SHOW);
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	err = ctl_call(sock, &req, -1, &rep, &items, &n, NULL);
+	close(sock);
+	if (!err && n == 1)
+		memcpy(out, items, sizeof(*out));
+	else if (!err)
+		err = -ENOENT;
+	free(items);
+	return err;
+}
+
+static int count_utuns(void)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	void *items = NULL;
+	size_t n = 0;
+	int sock = ctl_connect(L.sock), err;
+
+	if (sock < 0)
+		return sock;
+	ctl_req_init(&req, IFKIT_CMD_UTUN_SHOW);
+	err = ctl_call(sock, &req, -1, &rep, &items, &n, NULL);
+	close(sock);
+	free(items);
+	return err ? err : (int)n;
+}
+
+struct link_wait {
+	const char *ns;
+	const char *name;
+};
+
+static bool link_exists(void *arg)
+{
+	struct link_wait *lw = arg;
+
+	return h_sh("ip -n %s link show %s >/dev/null 2>&1", lw->ns, lw->name) == 0;
+}
+
+static bool link_gone(void *arg)
+{
+	return !link_exists(arg);
+}
+
+static int loader_fd_count(void)
+{
+	char cmd[128], out[64];
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)L.pid);
+	if (h_sh_out(out, sizeof(out), "%s", cmd))
+		return -1;
+	return atoi(out);
+}
+
+static long loader_rss_kb(void)
+{
+	char out[64];
+
+	if (h_sh_out(out, sizeof(out), "awk '/VmRSS/{print $2}' /proc/%d/status", (int)L.pid))
+		return -1;
+	return atol(out);
+}
+
+static bool need_loader(void)
+{
+	if (!h_is_root() || !loader_ok) {
+		CU_FAIL("needs root and a running loader");
+		return false;
+	}
+	return true;
+}
+
+/* ---------- unit tests: framing and validation ---------- */
+
+static void test_frame_header(void)
+{
+	uint8_t hdr[4];
+
+	utun_frame_hdr(hdr, AF_INET);
+	CU_ASSERT(hdr[0] == 0 && hdr[1] == 0 && hdr[2] == 0 && hdr[3] == 2);
+	CU_ASSERT_EQUAL(utun_frame_family(hdr, 4), AF_INET);
+	utun_frame_hdr(hdr, AF_INET6);
+	CU_ASSERT(hdr[0] == 0 && hdr[1] == 0 && hdr[2] == 0 && hdr[3] == 10);
+	CU_ASSERT_EQUAL(utun_frame_family(hdr, 4), AF_INET6);
+	CU_ASSERT_EQUAL(utun_frame_family(hdr, 3), -1);
+	CU_ASSERT_EQUAL(utun_frame_family(NULL, 4), -1);
+	/* link header <-> family header */
+	CU_ASSERT_EQUAL(utun_family_to_ethertype(AF_INET), ETH_P_IP);
+	CU_ASSERT_EQUAL(utun_family_to_ethertype(AF_INET6), ETH_P_IPV6);
+	CU_ASSERT_EQUAL(utun_family_to_ethertype(AF_UNIX), 0);
+	CU_ASSERT_EQUAL(utun_ethertype_to_family(ETH_P_IP), AF_INET);
+	CU_ASSERT_EQUAL(utun_ethertype_to_family(ETH_P_IPV6), AF_INET6);
+	CU_ASSERT_EQUAL(utun_ethertype_to_family(ETH_P_ARP), -1);
+	CU_ASSERT_EQUAL(utun_ethertype_to_family(0x88cc), -1);	/* LLDP */
+	CU_ASSERT_STRING_EQUAL(utun_err_name(UTUN_ERR_TOO_LONG), "too_long");
+	CU_ASSERT_STRING_EQUAL(utun_err_name(UTUN_ERR_MAX), "unknown");
+}
+
+static void test_validate(void)
+{
+	uint8_t p[2000], f[2100];
+	size_t n4 = mk_icmp4(p, "10.70.0.1", "10.70.0.2", 8, 1, 1, 16);
+	size_t n6;
+
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n4, 1500), UTUN_ERR_NONE);
+	/* too short */
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, 0, 1500), UTUN_ERR_TOO_SHORT);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, 19, 1500), UTUN_ERR_TOO_SHORT);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, NULL, 40, 1500), UTUN_ERR_TOO_SHORT);
+	/* unknown family: Linux values only; BSD's AF_INET6 (24/28/30) is unknown */
+	CU_ASSERT_EQUAL(utun_validate(0, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
+	CU_ASSERT_EQUAL(utun_validate(AF_UNIX, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
+	CU_ASSERT_EQUAL(utun_validate(30, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
+	/* family / version mismatch */
+	CU_ASSERT_EQUAL(utun_validate(AF_INET6, p, n4 < 40 ? 40 : n4, 1500), UTUN_ERR_MISMATCH);
+	p[0] = 0x55;
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n4, 1500), UTUN_ERR_MISMATCH);
+	p[0] = 0x45;
+	/* longer than the MTU */
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n4, (unsigned int)n4 - 1), UTUN_ERR_TOO_LONG);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n4, (unsigned int)n4), UTUN_ERR_NONE);
+	/* the header's own lengths */
+	p[0] = 0x44;	/* IHL 16 bytes */
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n4, 1500), UTUN_ERR_BAD_LENGTH);
+	p[0] = 0x45;
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n4 - 1, 1500), UTUN_ERR_BAD_LENGTH);
+	/* IPv6 */
+	n6 = mk_icmp6(p, "fd00:70::1", "fd00:70::2", 128, 1, 1, 16);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET6, p, n6, 1500), UTUN_ERR_NONE);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET6, p, 39, 1500), UTUN_ERR_TOO_SHORT);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, n6, 1500), UTUN_ERR_MISMATCH);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET6, p, n6 - 1, 1500), UTUN_ERR_BAD_LENGTH);
+	CU_ASSERT_EQUAL(utun_validate(AF_INET6, p, n6, (unsigned int)n6 - 1), UTUN_ERR_TOO_LONG);
+	/* framed */
+	utun_frame_hdr(f, AF_INET6);
+	memcpy(f + 4, p, n6);
+	CU_ASSERT_EQUAL(utun_validate_frame(f, n6 + 4, 1500), UTUN_ERR_NONE);
+	CU_ASSERT_EQUAL(utun_validate_frame(f, 3, 1500), UTUN_ERR_TOO_SHORT);
+	CU_ASSERT_EQUAL(utun_validate_frame(f, 4, 1500), UTUN_ERR_TOO_SHORT);
+	utun_frame_hdr(f, AF_INET);
+	CU_ASSERT_EQUAL(utun_validate_frame(f, n6 + 4, 1500), UTUN_ERR_MISMATCH);
+	utun_frame_hdr(f, 24);
+	CU_ASSERT_EQUAL(utun_validate_frame(f, n6 + 4, 1500), UTUN_ERR_BAD_FAMILY);
+}
+
+/* utun_write refuses a bad packet with EINVAL and sends nothing. */
+static void test_utun_write_refuses(void)
+{
+	uint8_t p[200], buf[300];
+	int sv[2];
+	size_t n4 = mk_icmp4(p, "10.70.0.1", "10.70.0.2", 8, 1, 1, 16);
+	struct utun_pkt pk;
+
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(utun_write(sv[0], AF_INET6, p, n4), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(utun_write(sv[0], AF_INET, p, 10), -1);
+	CU_ASSERT_EQUAL(utun_write(sv[0], 77, p, n4), -1);
+	CU_ASSERT_EQUAL(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);	/* nothing sent */
+	CU_ASSERT_EQUAL(utun_write(sv[0], AF_INET, p, n4), (ssize_t)n4);
+	CU_ASSERT_EQUAL(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), (ssize_t)n4 + 4);
+	CU_ASSERT_EQUAL(utun_frame_family(buf, 4), AF_INET);
+	CU_ASSERT_EQUAL(memcmp(buf + 4, p, n4), 0);
+	/* batch API round trip */
+	utun_frame_hdr(buf, AF_INET);
+	memcpy(buf + 4, p, n4);
+	pk.buf = buf;
+	pk.len = n4 + 4;
+	CU_ASSERT_EQUAL(utun_send_batch(sv[0], &pk, 1, 0), 1);
+	memset(p, 0, sizeof(p));
+	pk.buf = p;
+	pk.cap = sizeof(p);
+	CU_ASSERT_EQUAL(utun_recv_batch(sv[1], &pk, 1, MSG_DONTWAIT), 1);
+	CU_ASSERT_EQUAL(pk.len, n4 + 4);
+	CU_ASSERT_EQUAL(memcmp(p, buf, n4 + 4), 0);
+	/* bad descriptors / arguments */
+	CU_ASSERT_EQUAL(utun_get_flags(-1, (uint32_t[1]){ 0 }), -1);
+	CU_ASSERT_EQUAL(utun_set_flags(sv[0], 0x80), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(utun_open_at("/nonexistent/ifkitd.sock", 4096, NULL, 0), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_no_loader(void)
+{
+	char name[IFNAMSIZ];
+
+	errno = 0;
+	CU_ASSERT_EQUAL(utun_open_at(h_tmp("no-such-loader.sock"), -1, name, sizeof(name)), -1);
+	CU_ASSERT_EQUAL(errno, ECONNREFUSED);
+}
+
+/* ---------- BPF_PROG_TEST_RUN of the XDP program ---------- */
+
+static int run_xdp(int prog_fd, const void *frame, size_t len, __u32 *retval)
+{
+	uint8_t out[256];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	int err = bpf_prog_test_run_opts(prog_fd, &opts);
+
+	*retval = opts.retval;
+	return err;
+}
+
+static void test_xdp_verdicts(void)
+{
+	struct utun_bpf *skel;
+	uint8_t frame[128];
+	struct utun_port port = { .unit = 5, .flags = 0 };
+	struct utun_xdp_stat *st;
+	__u32 lo = 1, unit = 5, ret = 0;
+	int xsk, prog, ncpu = libbpf_num_possible_cpus();
+	uint64_t redirected = 0, non_ip = 0, no_out = 0;
+
+	if (!h_is_root()) {
+		CU_FAIL("needs root");
+		return;
+	}
+	skel = utun_bpf__open();
+	CU_ASSERT_FATAL(skel != NULL);
+	/* Never pin into the real /sys/fs/bpf. */
+	bpf_map__set_pin_path(skel->maps.utun_ports, NULL);
+	bpf_map__set_pin_path(skel->maps.utun_xsks, NULL);
+	bpf_map__set_pin_path(skel->maps.utun_stats, NULL);
+	CU_ASSERT_FATAL(utun_bpf__load(skel) == 0);
+	prog = bpf_program__fd(skel->progs.utun_xdp);
+
+	/* IPv4 frame on an ifindex that is no utun: dropped. */
+	memset(frame, 0, sizeof(frame));
+	frame[12] = 0x08;
+	frame[13] = 0x00;
+	mk_icmp4(frame + 14, "10.70.0.1", "10.70.0.2", 8, 1, 1, 16);
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 14 + 44, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_DROP);
+
+	/* test runs see the loopback device (ifindex 1) as ingress. */
+	CU_ASSERT_FATAL(bpf_map_update_elem(bpf_map__fd(skel->maps.utun_ports), &lo, &port, 0) == 0);
+	/* Port known but no socket for the unit: dropped. */
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 14 + 44, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_DROP);
+
+	xsk = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	CU_ASSERT_FATAL(xsk >= 0);
+	CU_ASSERT_FATAL(bpf_map_update_elem(bpf_map__fd(skel->maps.utun_xsks), &unit, &xsk, 0) == 0);
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 14 + 44, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_REDIRECT);
+
+	/* IPv6 */
+	frame[12] = 0x86;
+	frame[13] = 0xdd;
+	mk_icmp6(frame + 14, "fd00:70::1", "fd00:70::2", 128, 1, 1, 16);
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 14 + 64, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_REDIRECT);
+
+	/* ARP and LLDP never reach the client. */
+	frame[12] = 0x08;
+	frame[13] = 0x06;
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 14 + 28, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_DROP);
+	frame[12] = 0x88;
+	frame[13] = 0xcc;
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 60, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_DROP);
+
+	/* NO_OUTPUT drops IP too. */
+	port.flags = UTUN_FLAGS_NO_OUTPUT;
+	CU_ASSERT_FATAL(bpf_map_update_elem(bpf_map__fd(skel->maps.utun_ports), &lo, &port, 0) == 0);
+	frame[12] = 0x08;
+	frame[13] = 0x00;
+	CU_ASSERT_EQUAL(run_xdp(prog, frame, 14 + 44, &ret), 0);
+	CU_ASSERT_EQUAL(ret, XDP_DROP);
+
+	st = calloc((size_t)ncpu, sizeof(*st));
+	CU_ASSERT_FATAL(st != NULL);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(bpf_map__fd(skel->maps.utun_stats), &unit, st), 0);
+	for (int i = 0; i < ncpu; i++) {
+		redirected += st[i].redirected;
+		non_ip += st[i].non_ip_drops;
+		no_out += st[i].no_output_drops;
+	}
+	CU_ASSERT_EQUAL(redirected, 2);
+	CU_ASSERT_EQUAL(non_ip, 2);
+	CU_ASSERT_EQUAL(no_out, 1);
+	free(st);
+	close(xsk);
+	utun_bpf__destroy(skel);
+}
+
+/* ---------- control messages ---------- */
+
+static void test_ctl_malformed(void)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	char buf[512];
+	int sock, fd = -1;
+
+	if (!need_loader())
+		return;
+	/* Wrong size and bad magic: an error answer, the loader stays up. */
+	sock = ctl_connect(L.sock);
+	CU_ASSERT_FATAL(sock >= 0);
+	CU_ASSERT(ctl_send(sock, "garbage", 7, -1) == 7);
+	CU_ASSERT(ctl_recv(sock, buf, sizeof(buf), &fd) >= (ssize_t)sizeof(rep));
+	memcpy(&rep, buf, sizeof(rep));
+	CU_ASSERT_EQUAL(rep.error, -EBADMSG);
+	close(sock);
+	sock = ctl_connect(L.sock);
+	ctl_req_init(&req, IFKIT_CMD_UTUN_OPEN);
+	req.magic = 0xdeadbeef;
+	CU_ASSERT_EQUAL(ctl_call(sock, &req, -1, &rep, NULL, NULL, &fd), -EPROTO);
+	close(sock);
+	/* Bad flags, unit out of range, unknown utun. */
+	sock = ctl_connect(L.sock);
+	ctl_req_init(&req, IFKIT_CMD_UTUN_OPEN);
+	req.value = 0x100;
+	CU_ASSERT_EQUAL(ctl_call(sock, &req, -1, &rep, NULL, NULL, &fd), -EINVAL);
+	CU_ASSERT_EQUAL(fd, -1);
+	close(sock);
+	sock = ctl_connect(L.sock);
+	ctl_req_init(&req, IFKIT_CMD_UTUN_OPEN);
+	req.unit = 4096;
+	CU_ASSERT_EQUAL(ctl_call(sock, &req, -1, &rep, NULL, NULL, &fd), -EINVAL);
+	close(sock);
+	sock = ctl_connect(L.sock);
+	ctl_req_init(&req, IFKIT_CMD_UTUN_SET_FLAGS);
+	snprintf(req.name, sizeof(req.name), "utun4000");
+	CU_ASSERT_EQUAL(ctl_call(sock, &req, -1, &rep, NULL, NULL, NULL), -ENODEV);
+	close(sock);
+	/* A descriptor that is no utun. */
+	{
+		int sv[2];
+		uint32_t flags;
+
+		socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv);
+		setenv("IFKIT_SOCKET", L.sock, 1);
+		CU_ASSERT_EQUAL(utun_get_flags(sv[0], &flags), -1);
+		CU_ASSERT_EQUAL(errno, EBADF);
+		close(sv[0]);
+		close(sv[1]);
+	}
+	CU_ASSERT_EQUAL(count_utuns(), 0);
+}
+
+/* ---------- end to end ---------- */
+
+/* Answer echo requests on fd until ping (pid) exits or ms pass. */
+static int answer_pings(int fd, pid_t ping, int ms, int *status)
+{
+	uint8_t buf[4096];
+	int answered = 0, st;
+
+	*status = -1;
+	for (int waited = 0; waited < ms; waited += 50) {
+		struct pollfd pfd = { .fd = utun_pollfd(fd), .events = POLLIN };
+
+		if (poll(&pfd, 1, 50) > 0) {
+			int family = -1;
+			ssize_t n = utun_read(fd, &family, buf, sizeof(buf));
+
+			if (n > 0 && icmp_answer(family, buf, (size_t)n) &&
+			    utun_write(fd, family, buf, (size_t)n) == n)
+				answered++;
+		}
+		if (waitpid(ping, &st, WNOHANG) == ping) {
+			*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+	}
+	return answered;
+}
+
+static void test_echo_v4_v6(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	struct ifkit_utun_info info;
+	pid_t ping;
+	int fd, answered, st;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("echo", ns, sizeof(ns)) == 0);
+	fd = open_in(ns, -1, name);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(strncmp(name, "utun", 4), 0);
+	/* the device: up, NOARP, MTU 1500, tx checksumming off, no link-local */
+	CU_ASSERT_EQUAL(h_sh("ip -n %s link show %s | grep -q 'NOARP,UP.*mtu 1500'", ns, name), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ethtool -k %s | grep -q '^tx-checksumming: off'",
+			     ns, name), 0);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s -6 addr show dev %s | grep -q fe80", ns, name), 1);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.71.0.1 peer 10.71.0.2 dev %s && "
+			     "ip -n %s -6 addr add fd00:71::1 peer fd00:71::2 dev %s nodad",
+			     ns, name, ns, name), 0);
+
+	ping = h_spawn(ns, "exec ping -c 3 -i 0.2 -W 2 10.71.0.2");
+	CU_ASSERT_FATAL(ping > 0);
+	answered = answer_pings(fd, ping, 5000, &st);
+	if (st < 0)
+		h_kill(ping, SIGKILL);
+	CU_ASSERT_EQUAL(answered, 3);
+	CU_ASSERT_EQUAL(st, 0);
+
+	ping = h_spawn(ns, "exec ping -6 -c 3 -i 0.2 -W 2 fd00:71::2");
+	CU_ASSERT_FATAL(ping > 0);
+	answered = answer_pings(fd, ping, 5000, &st);
+	if (st < 0)
+		h_kill(ping, SIGKILL);
+	CU_ASSERT_EQUAL(answered, 3);
+	CU_ASSERT_EQUAL(st, 0);
+
+	CU_ASSERT_EQUAL(show_one(name, &info), 0);
+	CU_ASSERT(info.out_packets >= 6);
+	CU_ASSERT(info.in_packets >= 6);
+	CU_ASSERT_EQUAL(info.in_drops, 0);
+	CU_ASSERT_EQUAL(info.owner_pid, (uint32_t)getpid());
+	CU_ASSERT_EQUAL(info.mtu, 1500);
+	close(fd);
+	{
+		struct link_wait lw = { ns, name };
+
+		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	}
+	h_ns_delete(ns);
+}
+
+/* Write an echo request to the stack's own address and wait for its reply. */
+static bool ping_stack(int fd, int family, uint16_t seq)
+{
+	uint8_t p[256];
+	size_t n = family == AF_INET ?
+		mk_icmp4(p, "10.72.0.2", "10.72.0.1", 8, 0x77, seq, 24) :
+		mk_icmp6(p, "fd00:72::2", "fd00:72::1", 128, 0x77, seq, 24);
+
+	if (utun_write(fd, family, p, n) != (ssize_t)n)
+		return false;
+	return read_icmp(fd, family, family == AF_INET ? 0 : 129, p, sizeof(p), 800) > 0;
+}
+
+static void test_flags_and_malformed(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	struct ifkit_utun_info info;
+	uint8_t p[4000], garbage[64];
+	uint32_t flags = 77;
+	int fd;
+
+	if (!need_loader())
+		return;
+	setenv("IFKIT_SOCKET", L.sock, 1);
+	CU_ASSERT_FATAL(h_ns_create("flags", ns, sizeof(ns)) == 0);
+	fd = open_in(ns, -1, name);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.72.0.1 peer 10.72.0.2 dev %s && "
+			     "ip -n %s -6 addr add fd00:72::1 peer fd00:72::2 dev %s nodad",
+			     ns, name, ns, name), 0);
+	{
+		char got[IFNAMSIZ];
+
+		CU_ASSERT_EQUAL(utun_get_ifname(fd, got, sizeof(got)), 0);
+		CU_ASSERT_STRING_EQUAL(got, name);
+	}
+	CU_ASSERT_EQUAL(utun_get_flags(fd, &flags), 0);
+	CU_ASSERT_EQUAL(flags, 0);
+	CU_ASSERT(ping_stack(fd, AF_INET, 1));
+	CU_ASSERT(ping_stack(fd, AF_INET6, 2));
+
+	/* NO_INPUT: what we write is dropped, so no reply comes back. */
+	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_INPUT), 0);
+	CU_ASSERT_EQUAL(utun_get_flags(fd, &flags), 0);
+	CU_ASSERT_EQUAL(flags, UTUN_FLAGS_NO_INPUT);
+	CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 3));
+	CU_ASSERT_EQUAL(show_one(name, &info), 0);
+	CU_ASSERT_EQUAL(info.errors[UTUN_ERR_NO_INPUT], 1);
+	CU_ASSERT_EQUAL(info.flags, UTUN_FLAGS_NO_INPUT);
+
+	/* NO_OUTPUT: the stack's packets never reach us. */
+	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_OUTPUT), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 2 -i 0.2 -W 1 10.72.0.2", ns), 1);
+	CU_ASSERT(read_icmp(fd, AF_INET, 8, p, sizeof(p), 300) < 0);
+	CU_ASSERT_EQUAL(show_one(name, &info), 0);
+	CU_ASSERT(info.out_drops >= 2);
+	/* and replies to our requests are not delivered either */
+	CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 4));
+
+	CU_ASSERT_EQUAL(utun_set_flags(fd, 0), 0);
+	CU_ASSERT(ping_stack(fd, AF_INET, 5));
+
+	/* Malformed raw writes: each counted by cause, none reaches the stack. */
+	CU_ASSERT_EQUAL(show_one(name, &info), 0);
+	{
+		uint64_t before[UTUN_STAT_CAUSES];
+		size_t n4;
+
+		memcpy(before, info.errors, sizeof(before));
+		memset(garbage, 0x45, sizeof(garbage));
+		CU_ASSERT(write(fd, garbage, 2) == 2);			/* too short */
+		CU_ASSERT(write(fd, garbage, 0) == 0);			/* empty */
+		utun_frame_hdr(p, 99);
+		n4 = mk_icmp4(p + 4, "10.72.0.2", "10.72.0.1", 8, 0x77, 9, 24);
+		CU_ASSERT(write(fd, p, n4 + 4) == (ssize_t)n4 + 4);	/* unknown family */
+		utun_frame_hdr(p, AF_INET6);
+		CU_ASSERT(write(fd, p, n4 + 4) == (ssize_t)n4 + 4);	/* mismatch */
+		utun_frame_hdr(p, AF_INET);
+		n4 = mk_icmp4(p + 4, "10.72.0.2", "10.72.0.1", 8, 0x77, 10, 1600);
+		CU_ASSERT(write(fd, p, n4 + 4) == (ssize_t)n4 + 4);	/* > MTU 1500 */
+		n4 = mk_icmp4(p + 4, "10.72.0.2", "10.72.0.1", 8, 0x77, 11, 24);
+		p[4 + 3] += 8;						/* tot_len too big */
+		CU_ASSERT(write(fd, p, n4 + 4) == (ssize_t)n4 + 4);
+		/* nothing of that got an answer */
+		CU_ASSERT(read_icmp(fd, AF_INET, 0, p, sizeof(p), 300) < 0);
+		CU_ASSERT_EQUAL(show_one(name, &info), 0);
+		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_TOO_SHORT] - before[UTUN_ERR_TOO_SHORT], 2);
+		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_BAD_FAMILY] - before[UTUN_ERR_BAD_FAMILY], 1);
+		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_MISMATCH] - before[UTUN_ERR_MISMATCH], 1);
+		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_TOO_LONG] - before[UTUN_ERR_TOO_LONG], 1);
+		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_BAD_LENGTH] - before[UTUN_ERR_BAD_LENGTH], 1);
+		/* MTU changes are seen: 1400 now refuses a 1450-byte packet */
+		CU_ASSERT_EQUAL(h_sh("ip -n %s link set %s mtu 1400", ns, name), 0);
+		usleep(400000);
+		n4 = mk_icmp4(p + 4, "10.72.0.2", "10.72.0.1", 8, 0x77, 12, 1450 - 28);
+		utun_frame_hdr(p, AF_INET);
+		CU_ASSERT(write(fd, p, n4 + 4) == (ssize_t)n4 + 4);
+		CU_ASSERT(read_icmp(fd, AF_INET, 0, p, sizeof(p), 300) < 0);
+		CU_ASSERT_EQUAL(show_one(name, &info), 0);
+		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_TOO_LONG] - before[UTUN_ERR_TOO_LONG], 2);
+		CU_ASSERT_EQUAL(info.mtu, 1400);
+	}
+	/* and the tunnel still works */
+	CU_ASSERT(ping_stack(fd, AF_INET, 13));
+	CU_ASSERT(ping_stack(fd, AF_INET6, 14));
+	/* the CLI sets the same flags by name */
+	{
+		char out[512];
+
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun set %s flags no_input,no_output",
+					name), 0);
+		CU_ASSERT_EQUAL(utun_get_flags(fd, &flags), 0);
+		CU_ASSERT_EQUAL(flags, UTUN_FLAGS_NO_INPUT | UTUN_FLAGS_NO_OUTPUT);
+		CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 15));
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun set %s flags none", name), 0);
+		CU_ASSERT(ping_stack(fd, AF_INET, 16));
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun set %s flags bogus", name), 2);
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun set utun4001 flags none"), 1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, "no such utun"));
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun show %s -j", name), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"no_input\":false"));
+	}
+	close(fd);
+	h_ns_delete(ns);
+}
+
+/* A client that never reads fills only its own queue: drops counted, others unaffected. */
+static void test_slow_client(void)
+{
+	char ns[H_NAME_LEN], na[IFNAMSIZ], nb[IFNAMSIZ];
+	struct ifkit_utun_info info;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	static uint8_t payload[1000];
+	int fa, fb, udp, sent = 0;
+
+	if (!need_loader())
+		return;
+	setenv("IFKIT_SOCKET", L.sock, 1);
+	CU_ASSERT_FATAL(h_ns_create("slow", ns, sizeof(ns)) == 0);
+	fa = open_in(ns, -1, na);
+	fb = open_in(ns, -1, nb);
+	CU_ASSERT_FATAL(fa >= 0 && fb >= 0);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.76.0.1 peer 10.76.0.2 dev %s && "
+			     "ip -n %s addr add 10.72.0.1 peer 10.72.0.2 dev %s", ns, na, ns, nb), 0);
+	CU_ASSERT_FATAL(h_enter_ns(ns) == 0);
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	h_leave_ns();
+	CU_ASSERT_FATAL(udp >= 0);
+	inet_pton(AF_INET, "10.76.0.2", &to.sin_addr);
+	/* ~20 MB at a client that never reads: far more than its queue holds */
+	for (int i = 0; i < 20000; i++) {
+		if (sendto(udp, payload, sizeof(payload), 0, (void *)&to, sizeof(to)) > 0)
+			sent++;
+		if (i % 2000 == 0)
+			CU_ASSERT(ping_stack(fb, AF_INET, (uint16_t)i));	/* B keeps working */
+	}
+	close(udp);
+	usleep(200000);
+	CU_ASSERT(ping_stack(fb, AF_INET, 1));
+	CU_ASSERT_EQUAL(show_one(na, &info), 0);
+	CU_ASSERT(info.errors[UTUN_ERR_QUEUE_FULL] > 0);
+	CU_ASSERT(info.out_drops >= info.errors[UTUN_ERR_QUEUE_FULL]);
+	CU_ASSERT(info.out_packets > 0);
+	printf("\n    sent %d, delivered %llu, dropped (queue full) %llu\n", sent,
+	       (unsigned long long)info.out_packets,
+	       (unsigned long long)info.errors[UTUN_ERR_QUEUE_FULL]);
+	/* what was queued is still readable */
+	{
+		uint8_t buf[2048];
+		int family = 0;
+
+		CU_ASSERT(read_pkt(fa, &family, buf, sizeof(buf), 500) > 0);
+		CU_ASSERT_EQUAL(family, AF_INET);
+	}
+	close(fa);
+	close(fb);
+	h_ns_delete(ns);
+}
+
+static void test_nonroot_refused(void)
+{
+	int st;
+
+	if (!need_loader())
+		return;
+	/* The socket is world-connectable; the loader says EPERM. */
+	chmod(h_tmp(""), 0755);
+	st = h_sh("setpriv --reuid=65534 --regid=65534 --clear-groups %s --try-open %s",
+		  h_bin("tests/test_utun"), L.sock);
+	CU_ASSERT_EQUAL(st, EPERM);
+	CU_ASSERT_EQUAL(count_utuns(), 0);
+}
+
+static void test_taken_unit(void)
+{
+	char ns[H_NAME_LEN], ns2[H_NAME_LEN], name[IFNAMSIZ], name2[IFNAMSIZ];
+	int fd, fd2, fd3;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("busy", ns, sizeof(ns)) == 0);
+	CU_ASSERT_FATAL(h_ns_create("busy2", ns2, sizeof(ns2)) == 0);
+	fd = open_in(ns, 7, name);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_STRING_EQUAL(name, "utun7");
+	/* taken, even from another namespace */
+	errno = 0;
+	fd2 = open_in(ns2, 7, name2);
+	CU_ASSERT_EQUAL(fd2, -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	/* "any" skips it */
+	fd3 = open_in(ns2, -1, name2);
+	CU_ASSERT(fd3 >= 0);
+	CU_ASSERT_STRING_NOT_EQUAL(name2, "utun7");
+	close(fd);
+	if (fd3 >= 0)
+		close(fd3);
+	/* free again once closed */
+	{
+		struct link_wait lw = { ns, "utun7" };
+
+		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	}
+	fd2 = open_in(ns2, 7, name2);
+	CU_ASSERT(fd2 >= 0);
+	if (fd2 >= 0)
+		close(fd2);
+	h_ns_delete(ns);
+	h_ns_delete(ns2);
+}
+
+static bool loader_has_no_utun(void *arg)
+{
+	(void)arg;
+	return count_utuns() == 0;
+}
+
+static void sigkill_removes(bool fast)
+{
+	char ns[H_NAME_LEN], path[300];
+	struct link_wait lw;
+	struct timespec t0, t1;
+	pid_t pid;
+	long ms;
+	int ports, one = 0;
+	__u32 key;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("kill", ns, sizeof(ns)) == 0);
+	lw.ns = ns;
+	lw.name = "utun9";
+	pid = h_spawn(ns, "exec %s --hold %s 9%s", h_bin("tests/test_utun"), L.sock,
+		      fast ? " fast" : "");
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_FATAL(h_wait_for(link_exists, &lw, 5000));
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.73.0.1 peer 10.73.0.2 dev utun9", ns), 0);
+	snprintf(path, sizeof(path), "%s/utun_ports", L.pin_dir);
+	ports = bpf_obj_get(path);
+	CU_ASSERT(ports >= 0);
+	CU_ASSERT_EQUAL(bpf_map_get_next_key(ports, NULL, &key), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_kill(pid, SIGKILL);
+	CU_ASSERT(h_wait_for(link_gone, &lw, 2000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CU_ASSERT(ms <= 1000);
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 1000));
+	/* no addresses or map entries left */
+	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s addr | grep -q 10.73.0.1", ns), 0);
+	CU_ASSERT_NOT_EQUAL(bpf_map_get_next_key(ports, NULL, &key), 0);
+	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link | grep -q hutun", L.netns), 0);
+	if (ports >= 0)
+		close(ports);
+	(void)one;
+	h_ns_delete(ns);
+}
+
+static void test_sigkill_removes(void)
+{
+	sigkill_removes(false);
+}
+
+static void test_sigkill_removes_fast(void)
+{
+	sigkill_removes(true);
+}
+
+/* The shared-ring fast path: same behaviour, enforced by libutun. */
+static void test_fastpath(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	struct ifkit_utun_info info;
+	uint8_t p[4000], f[4100];
+	struct utun_pkt pk[5];
+	pid_t ping;
+	int fd, st, answered;
+	size_t n4;
+
+	if (!need_loader())
+		return;
+	setenv("IFKIT_SOCKET", L.sock, 1);
+	CU_ASSERT_FATAL(h_ns_create("fast", ns, sizeof(ns)) == 0);
+	fd = open_in(ns, -1, name);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(utun_enable_fastpath(fd), 0);
+	CU_ASSERT_NOT_EQUAL(utun_pollfd(fd), fd);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.72.0.1 peer 10.72.0.2 dev %s && "
+			     "ip -n %s -6 addr add fd00:72::1 peer fd00:72::2 dev %s nodad",
+			     ns, name, ns, name), 0);
+	/* stack -> client -> stack */
+	ping = h_spawn(ns, "exec ping -c 3 -i 0.2 -W 2 10.72.0.2");
+	answered = answer_pings(fd, ping, 5000, &st);
+	if (st < 0)
+		h_kill(ping, SIGKILL);
+	CU_ASSERT_EQUAL(answered, 3);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT(ping_stack(fd, AF_INET, 1));
+	CU_ASSERT(ping_stack(fd, AF_INET6, 2));
+	/* flags */
+	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_INPUT), 0);
+	usleep(50000);
+	CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 3));
+	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_OUTPUT), 0);
+	CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 4));
+	CU_ASSERT_EQUAL(utun_set_flags(fd, 0), 0);
+	CU_ASSERT(ping_stack(fd, AF_INET, 5));
+	/* malformed batch entries are dropped and counted, the good one goes through */
+	n4 = mk_icmp4(p, "10.72.0.2", "10.72.0.1", 8, 0x77, 6, 24);
+	utun_frame_hdr(f, AF_INET);
+	memcpy(f + 4, p, n4);
+	pk[0] = (struct utun_pkt){ .buf = f, .len = 3 };			/* too short */
+	pk[1] = (struct utun_pkt){ .buf = (uint8_t[64]){ 0, 0, 0, 99, 0x45 }, .len = 48 };	/* family */
+	pk[2] = (struct utun_pkt){ .buf = (uint8_t[64]){ 0, 0, 0, 10, 0x45 }, .len = 48 };	/* mismatch */
+	pk[3] = (struct utun_pkt){ .buf = f, .len = 1600 };			/* > MTU */
+	pk[4] = (struct utun_pkt){ .buf = f, .len = n4 + 4 };			/* good */
+	CU_ASSERT_EQUAL(utun_send_batch(fd, pk, 5, 0), 5);
+	CU_ASSERT(read_icmp(fd, AF_INET, 0, p, sizeof(p), 800) > 0);
+	CU_ASSERT_EQUAL(utun_write(fd, AF_INET, f + 4, 1600), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(show_one(name, &info), 0);
+	CU_ASSERT_EQUAL(info.errors[UTUN_ERR_TOO_SHORT], 1);
+	CU_ASSERT_EQUAL(info.errors[UTUN_ERR_BAD_FAMILY], 1);
+	CU_ASSERT_EQUAL(info.errors[UTUN_ERR_MISMATCH], 1);
+	CU_ASSERT(info.errors[UTUN_ERR_TOO_LONG] >= 1);
+	CU_ASSERT(info.errors[UTUN_ERR_NO_INPUT] >= 1);
+	CU_ASSERT(info.in_packets >= 6);
+	CU_ASSERT(info.out_packets >= 6);
+	CU_ASSERT_EQUAL(utun_close(fd), 0);
+	{
+		struct link_wait lw = { ns, name };
+
+		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	}
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 1000));
+	h_ns_delete(ns);
+}
+
+static void test_many_clients(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	int fds[8], fd0, fd1;
+	long rss0, rss1;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("many", ns, sizeof(ns)) == 0);
+	/* warm up (allocator pools, libbpf caches), then measure */
+	for (int i = 0; i < 8; i++) {
+		fds[i] = open_in(ns, -1, name);
+		CU_ASSERT(fds[i] >= 0);
+	}
+	for (int i = 0; i < 8; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 3000));
+	fd0 = loader_fd_count();
+	rss0 = loader_rss_kb();
+	/* 64 clients, 8 at a time */
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 8; i++) {
+			fds[i] = open_in(ns, -1, name);
+			CU_ASSERT(fds[i] >= 0);
+		}
+		CU_ASSERT_EQUAL(count_utuns(), 8);
+		for (int i = 0; i < 8; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 3000));
+	}
+	fd1 = loader_fd_count();
+	rss1 = loader_rss_kb();
+	CU_ASSERT_EQUAL(fd1, fd0);
+	CU_ASSERT(rss1 - rss0 < 2048);
+	printf("\n    loader fds %d -> %d, RSS %ld -> %ld kB\n", fd0, fd1, rss0, rss1);
+	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link | grep -q utun", ns), 0);
+	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link | grep -q hutun", L.netns), 0);
+	h_ns_delete(ns);
+}
+
+/* ifkit-tunnel between two namespaces: ping and 64 MiB of TCP with a matching hash. */
+static void tunnel(bool fast)
+{
+	char a[H_NAME_LEN], b[H_NAME_LEN], out[256], want[256];
+	const char *tun = h_bin("ifkit-tunnel");
+	struct link_wait la, lb;
+	pid_t ta, tb, rx;
+	char tunpath[300], helper[300];
+
+	if (!need_loader())
+		return;
+	snprintf(tunpath, sizeof(tunpath), "%s", tun);
+	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
+	CU_ASSERT_FATAL(h_ns_create("tuna", a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(h_ns_create("tunb", b, sizeof(b)) == 0);
+	CU_ASSERT_FATAL(h_sh("ip link add tva netns %s type veth peer tvb netns %s && "
+			     "ip -n %s addr add 10.74.0.1/24 dev tva && ip -n %s link set tva up && "
+			     "ip -n %s addr add 10.74.0.2/24 dev tvb && ip -n %s link set tvb up",
+			     a, b, a, a, b, b) == 0);
+	ta = h_spawn(a, "exec %s --socket %s --unit 20 --local 10.74.0.1:7000 --remote 10.74.0.2:7000 "
+		     "--addr 10.75.0.1 --peer 10.75.0.2%s", tunpath, L.sock, fast ? "" : " --no-fastpath");
+	tb = h_spawn(b, "exec %s --socket %s --unit 21 --local 10.74.0.2:7000 --remote 10.74.0.1:7000 "
+		     "--addr 10.75.0.2 --peer 10.75.0.1%s", tunpath, L.sock, fast ? "" : " --no-fastpath");
+	la = (struct link_wait){ a, "utun20" };
+	lb = (struct link_wait){ b, "utun21" };
+	CU_ASSERT_FATAL(h_wait_for(link_exists, &la, 5000) && h_wait_for(link_exists, &lb, 5000));
+	usleep(300000);	/* addresses */
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 10.75.0.2", a), 0);
+	rx = h_spawn(b, "exec %s --tcp-recv 10.75.0.2 7001 %s", helper, h_tmp("tcp.out"));
+	CU_ASSERT_FATAL(rx > 0);
+	usleep(300000);
+	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "ip netns exec %s %s --tcp-send 10.75.0.2 7001 %d",
+				 a, helper, 64 << 20), 0);
+	CU_ASSERT_EQUAL(h_wait(rx, 20000), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("tcp.out")), 0);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT(strncmp(out, "67108864 ", 9) == 0);
+	h_kill(ta, SIGTERM);
+	h_kill(tb, SIGTERM);
+	CU_ASSERT(h_wait_for(link_gone, &la, 1000));
+	CU_ASSERT(h_wait_for(link_gone, &lb, 1000));
+	h_ns_delete(a);
+	h_ns_delete(b);
+}
+
+static void test_tunnel_fast(void)
+{
+	tunnel(true);
+}
+
+static void test_tunnel_socket(void)
+{
+	tunnel(false);
+}
+
+/* ---------- helper modes ---------- */
+
+static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int helper(int argc, char **argv)
+{
+	if (!strcmp(argv[1], "--hold") && (argc == 4 || argc == 5)) {
+		char name[IFNAMSIZ];
+		int fd = utun_open_at(argv[2], atoi(argv[3]), name, sizeof(name));
+
+		if (fd < 0)
+			return errno;
+		if (argc == 5 && utun_enable_fastpath(fd) < 0)
+			return errno;
+		for (;;)
+			pause();
+	}
+	if (!strcmp(argv[1], "--try-open") && argc == 3) {
+		char name[IFNAMSIZ];
+		int fd = utun_open_at(argv[2], -1, name, sizeof(name));
+
+		return fd >= 0 ? 0 : errno;
+	}
+	if (!strcmp(argv[1], "--tcp-recv") && argc == 5) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		int ls = socket(AF_INET, SOCK_STREAM, 0), c, one = 1;
+		uint64_t h = 0xcbf29ce484222325ULL, total = 0;
+		static uint8_t buf[1 << 16];
+		ssize_t n;
+		FILE *f;
+
+		inet_pton(AF_INET, argv[2], &sa.sin_addr);
+		setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(ls, (void *)&sa, sizeof(sa)) || listen(ls, 1) || (c = accept(ls, NULL, NULL)) < 0)
+			return 2;
+		while ((n = read(c, buf, sizeof(buf))) > 0) {
+			h = fnv(h, buf, (size_t)n);
+			total += (uint64_t)n;
+		}
+		f = fopen(argv[4], "w");
+		if (!f)
+			return 3;
+		fprintf(f, "%llu %016llx\n", (unsigned long long)total, (unsigned long long)h);
+		fclose(f);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--tcp-send") && argc == 5) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		uint64_t h = 0xcbf29ce484222325ULL, left = strtoull(argv[4], NULL, 0), total = 0;
+		uint32_t x = 12345;
+		static uint8_t buf[1 << 16];
+
+		inet_pton(AF_INET, argv[2], &sa.sin_addr);
+		if (connect(s, (void *)&sa, sizeof(sa)))
+			return 2;
+		while (left) {
+			size_t n = left > sizeof(buf) ? sizeof(buf) : left;
+
+			for (size_t i = 0; i < n; i++) {
+				x = x * 1103515245u + 12345u;
+				buf[i] = (uint8_t)(x >> 16);
+			}
+			for (size_t off = 0; off < n;) {
+				ssize_t w = write(s, buf + off, n - off);
+
+				if (w <= 0)
+					return 3;
+				off += (size_t)w;
+			}
+			h = fnv(h, buf, n);
+			left -= n;
+			total += n;
+		}
+		close(s);
+		printf("%llu %016llx\n", (unsigned long long)total, (unsigned long long)h);
+		return 0;
+	}
+	fprintf(stderr, "test_utun: unknown helper mode %s\n", argv[1]);
+	return 2;
+}
+
+/* ---------- registration ---------- */
+
+static int suite_e2e_init(void)
+{
+	if (!h_is_root())
+		return 0;
+	loader_ok = h_loader_start(&L) == 0;
+	return 0;
+}
+
+static int suite_e2e_clean(void)
+{
+	if (loader_ok)
+		h_loader_teardown(&L);
+	loader_ok = false;
+	return 0;
+}
+
+static void add_suites(void)
+{
+	CU_pSuite unit = CU_add_suite("utun_unit", NULL, NULL);
+	CU_pSuite bpf = CU_add_suite("utun_xdp", NULL, NULL);
+	CU_pSuite e2e = CU_add_suite("utun_e2e", suite_e2e_init, suite_e2e_clean);
+
+	CU_add_test(unit, "frame header <-> link header", test_frame_header);
+	CU_add_test(unit, "write validation, every malformed case", test_validate);
+	CU_add_test(unit, "utun_write refuses before sending; batch API", test_utun_write_refuses);
+	CU_add_test(unit, "no loader: ECONNREFUSED", test_no_loader);
+	CU_add_test(bpf, "XDP verdicts on IPv4/IPv6/ARP/LLDP, NO_OUTPUT, counters", test_xdp_verdicts);
+	CU_add_test(e2e, "malformed control messages", test_ctl_malformed);
+	CU_add_test(e2e, "client answers ICMP echo (IPv4, IPv6)", test_echo_v4_v6);
+	CU_add_test(e2e, "NO_INPUT/NO_OUTPUT, malformed writes counted and harmless",
+		    test_flags_and_malformed);
+	CU_add_test(e2e, "slow client: own queue overflows and counts, others unaffected",
+		    test_slow_client);
+	CU_add_test(e2e, "non-root refused with EPERM", test_nonroot_refused);
+	CU_add_test(e2e, "taken unit refused with EBUSY", test_taken_unit);
+	CU_add_test(e2e, "SIGKILLed client: utun gone within 1 s", test_sigkill_removes);
+	CU_add_test(e2e, "fast path: echo, flags, malformed batch counted", test_fastpath);
+	CU_add_test(e2e, "fast path: SIGKILLed client, utun gone within 1 s",
+		    test_sigkill_removes_fast);
+	CU_add_test(e2e, "64 clients: no device/fd/memory growth", test_many_clients);
+	CU_add_test(e2e, "ifkit-tunnel (fast path): ping and 64 MiB TCP", test_tunnel_fast);
+	CU_add_test(e2e, "ifkit-tunnel (socket relay): ping and 64 MiB TCP", test_tunnel_socket);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && argv[1][0] == '-' && argv[1][1] == '-')
+		return helper(argc, argv);
+	return h_main(argc, argv, add_suites);
+}

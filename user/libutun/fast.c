@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * libutun's fast path: after utun_enable_fastpath() the client drives the
+ * loader's AF_XDP rings itself (shared UMEM, see include/utun_shm.h), so a
+ * packet crosses no loader thread and no extra socket.  Receiving copies
+ * from the rx ring into the caller's buffers and refills the fill ring;
+ * sending validates each packet (this is where the loader's checks run on
+ * this path), copies it into a free frame behind an Ethernet header and
+ * kicks the socket once per batch.  Receive and send state are separate, so
+ * one thread may receive while another sends.
+ */
+#include <errno.h>
+#include <linux/if_xdp.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "fast.h"
+#include "ifkit/utun.h"
+#include "utun_shm.h"
+
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+#define ETH_HLEN_ 14
+#define FAST_MAX_FD 4096
+
+struct ring {
+	__u32 *producer, *consumer;
+	void *descs;
+	__u32 mask, size;
+	__u32 cached;		/* our own index (we are its only producer/consumer) */
+	void *map;
+	size_t map_len;
+};
+
+struct utun_fast {
+	int sock, xsk, memfd;
+	uint8_t *umem;
+	size_t umem_len;
+	struct utun_shm_ctl *ctl;
+	uint32_t frame_size;
+	uint8_t vis_mac[6], hid_mac[6];
+	struct ring rx, fq, tx, cq;
+	uint64_t *tx_free;
+	unsigned int tx_nfree;
+};
+
+static struct utun_fast *fast_tab[FAST_MAX_FD];
+
+#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+
+struct utun_fast *fast_get(int fd)
+{
+	return fd >= 0 && fd < FAST_MAX_FD ? fast_tab[fd] : NULL;
+}
+
+static int ring_map(struct ring *r, int xsk, const struct xdp_ring_offset *off, __u32 size,
+		    size_t desc_size, off_t pgoff)
+{
+	r->map_len = off->desc + size * desc_size;
+	r->map = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, xsk,
+		      pgoff);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		return -errno;
+	}
+	r->producer = (__u32 *)((uint8_t *)r->map + off->producer);
+	r->consumer = (__u32 *)((uint8_t *)r->map + off->consumer);
+	r->descs = (uint8_t *)r->map + off->desc;
+	r->size = size;
+	r->mask = size - 1;
+	return 0;
+}
+
+static void fast_free(struct utun_fast *f)
+{
+	struct ring *rings[] = { &f->rx, &f->fq, &f->tx, &f->cq };
+
+	for (size_t i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+		if (rings[i]->map)
+			munmap(rings[i]->map, rings[i]->map_len);
+	if (f->umem)
+		munmap(f->umem, f->umem_len);
+	if (f->xsk >= 0)
+		close(f->xsk);
+	if (f->memfd >= 0)
+		close(f->memfd);
+	free(f->tx_free);
+	free(f);
+}
+
+/* Wait for the loader's answer; packets still queued before it are dropped. */
+static int recv_hello(int sock, struct utun_shm_hello *h, int fds[2])
+{
+	for (int tries = 0; tries < 4096; tries++) {
+		union {
+			struct cmsghdr hdr;
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+		} cbuf;
+		struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+				      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		struct cmsghdr *cmsg;
+		int got = 0;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 2000) <= 0)
+			return -ETIMEDOUT;
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+			int nf, tmp[4];
+
+			if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+				continue;
+			nf = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			if (nf > 4)
+				nf = 4;
+			memcpy(tmp, CMSG_DATA(cmsg), (size_t)nf * sizeof(int));
+			for (int i = 0; i < nf; i++) {
+				if (got < 2)
+					fds[got++] = tmp[i];
+				else
+					close(tmp[i]);
+			}
+		}
+		if (n == (ssize_t)sizeof(*h) && h->magic == UTUN_SHM_MAGIC && got == 2)
+			return 0;
+		for (int i = 0; i < got; i++)
+			close(fds[i]);
+	}
+	return -EPROTO;
+}
+
+int utun_enable_fastpath(int fd)
+{
+	struct xdp_mmap_offsets off;
+	socklen_t optlen = sizeof(off);
+	struct utun_shm_hello *h;
+	struct utun_fast *f;
+	uint8_t req[UTUN_HDR_LEN];
+	int fds[2] = { -1, -1 }, err;
+
+	if (fd < 0 || fd >= FAST_MAX_FD) {
+		errno = EBADF;
+		return -1;
+	}
+	if (fast_tab[fd])
+		return 0;
+	h = calloc(1, sizeof(*h));
+	f = calloc(1, sizeof(*f));
+	if (!h || !f) {
+		free(h);
+		free(f);
+		errno = ENOMEM;
+		return -1;
+	}
+	f->sock = fd;
+	f->xsk = f->memfd = -1;
+	utun_frame_hdr(req, (int)UTUN_FASTPATH_REQ);
+	if (send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+		err = -errno;
+		goto fail;
+	}
+	err = recv_hello(fd, h, fds);
+	if (err)
+		goto fail;
+	f->xsk = fds[0];
+	f->memfd = fds[1];
+	err = -EPROTO;
+	if (h->frame_size < 2048 || h->ring_size == 0 || (h->ring_size & (h->ring_size - 1)) ||
+	    h->ntx_free > UTUN_SHM_MAX_FRAMES)
+		goto fail;
+	f->frame_size = h->frame_size;
+	memcpy(f->vis_mac, h->vis_mac, 6);
+	memcpy(f->hid_mac, h->hid_mac, 6);
+	f->umem_len = h->umem_size + 4096;
+	f->umem = mmap(NULL, f->umem_len, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
+	if (f->umem == MAP_FAILED) {
+		f->umem = NULL;
+		err = -errno;
+		goto fail;
+	}
+	f->ctl = (struct utun_shm_ctl *)(f->umem + h->umem_size);
+	f->tx_free = calloc(UTUN_SHM_MAX_FRAMES, sizeof(*f->tx_free));
+	if (!f->tx_free) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	memcpy(f->tx_free, h->tx_free, h->ntx_free * sizeof(h->tx_free[0]));
+	f->tx_nfree = h->ntx_free;
+	if (getsockopt(f->xsk, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if ((err = ring_map(&f->rx, f->xsk, &off.rx, h->ring_size, sizeof(struct xdp_desc),
+			    XDP_PGOFF_RX_RING)) ||
+	    (err = ring_map(&f->tx, f->xsk, &off.tx, h->ring_size, sizeof(struct xdp_desc),
+			    XDP_PGOFF_TX_RING)) ||
+	    (err = ring_map(&f->fq, f->xsk, &off.fr, h->ring_size, sizeof(__u64),
+			    XDP_UMEM_PGOFF_FILL_RING)) ||
+	    (err = ring_map(&f->cq, f->xsk, &off.cr, h->ring_size, sizeof(__u64),
+			    XDP_UMEM_PGOFF_COMPLETION_RING)))
+		goto fail;
+	/* Pick up where the loader left each ring. */
+	f->rx.cached = LOAD_ACQ(f->rx.consumer);
+	f->fq.cached = LOAD_ACQ(f->fq.producer);
+	f->tx.cached = LOAD_ACQ(f->tx.producer);
+	f->cq.cached = LOAD_ACQ(f->cq.consumer);
+	free(h);
+	fast_tab[fd] = f;
+	return 0;
+fail:
+	free(h);
+	if (f->xsk < 0 && fds[0] >= 0)
+		close(fds[0]);
+	if (f->memfd < 0 && fds[1] >= 0)
+		close(fds[1]);
+	fast_free(f);
+	errno = -err;
+	return -1;
+}
+
+int utun_pollfd(int fd)
+{
+	struct utun_fast *f = fast_get(fd);
+
+	return f ? f->xsk : fd;
+}
+
+int utun_close(int fd)
+{
+	struct utun_fast *f = fast_get(fd);
+
+	if (f) {
+		fast_tab[fd] = NULL;
+		fast_free(f);
+	}
+	return close(fd);
+}
+
+unsigned int fast_mtu(const struct utun_fast *f)
+{
+	return __atomic_load_n(&f->ctl->mtu, __ATOMIC_RELAXED);
+}
+
+static uint64_t frame_base(const struct utun_fast *f, uint64_t addr)
+{
+	return addr - addr % f->frame_size;
+}
+
+int fast_recv(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int flags)
+{
+	__u32 prod, avail, k, fidx;
+	uint64_t bytes = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = f->xsk, .events = POLLIN },
+			{ .fd = f->sock, .events = POLLRDHUP },
+		};
+
+		prod = LOAD_ACQ(f->rx.producer);
+		avail = prod - f->rx.cached;
+		if (avail)
+			break;
+		if (flags & MSG_DONTWAIT) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (poll(pfd, 2, -1) < 0)
+			return -1;
+		if (pfd[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
+			return 0;	/* the loader closed the tunnel */
+	}
+	k = avail < n ? avail : n;
+	fidx = f->fq.cached;
+	for (__u32 i = 0; i < k; i++) {
+		const struct xdp_desc *d = (const struct xdp_desc *)f->rx.descs +
+					   ((f->rx.cached + i) & f->rx.mask);
+		const uint8_t *p = f->umem + d->addr;
+		size_t plen = d->len > ETH_HLEN_ ? d->len - ETH_HLEN_ : 0;
+		int family = plen ? utun_ethertype_to_family((uint16_t)(p[12] << 8 | p[13])) : -1;
+		struct utun_pkt *pk = &pkts[i];
+
+		if (pk->cap < UTUN_HDR_LEN) {
+			pk->len = pk->cap + 1;
+		} else {
+			size_t room = pk->cap - UTUN_HDR_LEN;
+
+			utun_frame_hdr(pk->buf, family);
+			memcpy((uint8_t *)pk->buf + UTUN_HDR_LEN, p + ETH_HLEN_,
+			       plen < room ? plen : room);
+			pk->len = plen <= room ? plen + UTUN_HDR_LEN : pk->cap + 1;
+		}
+		bytes += plen;
+		((__u64 *)f->fq.descs)[(fidx + i) & f->fq.mask] = frame_base(f, d->addr);
+	}
+	f->rx.cached += k;
+	STORE_REL(f->rx.consumer, f->rx.cached);
+	f->fq.cached += k;
+	STORE_REL(f->fq.producer, f->fq.cached);
+	ADD(&f->ctl->out_packets, k);
+	ADD(&f->ctl->out_bytes, bytes);
+	return (int)k;
+}
+
+static void reclaim(struct utun_fast *f)
+{
+	__u32 prod = LOAD_ACQ(f->cq.producer), n = prod - f->cq.cached;
+
+	for (__u32 i = 0; i < n && f->tx_nfree < UTUN_SHM_MAX_FRAMES; i++)
+		f->tx_free[f->tx_nfree++] = frame_base(f,
+			((__u64 *)f->cq.descs)[(f->cq.cached + i) & f->cq.mask]);
+	if (n) {
+		f->cq.cached += n;
+		STORE_REL(f->cq.consumer, f->cq.cached);
+	}
+}
+
+static void kick(struct utun_fast *f)
+{
+	for (int i = 0; i < 64; i++) {
+		if (sendto(f->xsk, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	reclaim(f);
+}
+
+int fast_send(struct utun_fast *f, const struct utun_pkt *pkts, unsigned int n, int flags)
+{
+	__u32 flags_now = __atomic_load_n(&f->ctl->flags, __ATOMIC_RELAXED);
+	__u32 mtu = __atomic_load_n(&f->ctl->mtu, __ATOMIC_RELAXED);
+	__u32 queued = 0;
+	uint64_t bytes = 0, sent = 0;
+	unsigned int i;
+
+	(void)flags;
+	reclaim(f);
+	for (i = 0; i < n; i++) {
+		const uint8_t *buf = pkts[i].buf;
+		size_t len = pkts[i].len;
+		enum utun_err_cause why = utun_validate_frame(buf, len, mtu);
+		struct xdp_desc *d;
+		uint8_t *frame;
+		uint16_t type;
+		uint64_t addr;
+
+		if (why == UTUN_ERR_NONE && len - UTUN_HDR_LEN + ETH_HLEN_ > f->frame_size)
+			why = UTUN_ERR_TOO_LONG;	/* only with a bogus MTU */
+		if (why == UTUN_ERR_NONE && (flags_now & UTUN_FLAGS_NO_INPUT))
+			why = UTUN_ERR_NO_INPUT;
+		if (why != UTUN_ERR_NONE) {
+			ADD(&f->ctl->errors[why], 1);
+			ADD(&f->ctl->in_drops, 1);
+			continue;
+		}
+		for (int spin = 0; !f->tx_nfree && spin < 1000; spin++) {
+			STORE_REL(f->tx.producer, f->tx.cached);
+			queued = 0;
+			kick(f);
+			if (!f->tx_nfree)
+				sched_yield();
+		}
+		if (!f->tx_nfree) {
+			ADD(&f->ctl->errors[UTUN_ERR_QUEUE_FULL], 1);
+			ADD(&f->ctl->in_drops, 1);
+			continue;
+		}
+		addr = f->tx_free[--f->tx_nfree];
+		frame = f->umem + addr;
+		type = utun_family_to_ethertype(utun_frame_family(buf, len));
+		memcpy(frame, f->vis_mac, 6);
+		memcpy(frame + 6, f->hid_mac, 6);
+		frame[12] = (uint8_t)(type >> 8);
+		frame[13] = (uint8_t)type;
+		memcpy(frame + ETH_HLEN_, buf + UTUN_HDR_LEN, len - UTUN_HDR_LEN);
+		d = (struct xdp_desc *)f->tx.descs + (f->tx.cached & f->tx.mask);
+		d->addr = addr;
+		d->len = (__u32)(len - UTUN_HDR_LEN + ETH_HLEN_);
+		d->options = 0;
+		f->tx.cached++;
+		queued++;
+		sent++;
+		bytes += len - UTUN_HDR_LEN;
+	}
+	if (queued || sent) {
+		STORE_REL(f->tx.producer, f->tx.cached);
+		kick(f);
+	}
+	ADD(&f->ctl->in_packets, sent);
+	ADD(&f->ctl->in_bytes, bytes);
+	return (int)i;
+}
