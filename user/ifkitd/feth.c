@@ -221,24 +221,6 @@ static int do_peer(struct ifkitd *d, struct feth_dev *a, struct feth_dev *b, str
 	return 0;
 }
 
-/*
- * Change the visible end.  RTM_SETLINK has no IFLA_TARGET_NETNSID, so the
- * change is made from a socket inside the device's own namespace.
- */
-static int visible_set(struct ifkitd *d, int ns_fd, int ifindex, const struct link_change *chg)
-{
-	struct nl_sock nl;
-	int err = ifkitd_nl_open_in(d, ns_fd, &nl);
-
-	if (err)
-		return err;
-	err = nl_link_set(&nl, ifindex, -1, chg);
-	if (err && nl.errmsg[0])
-		snprintf(d->nl.errmsg, sizeof(d->nl.errmsg), "%s", nl.errmsg);
-	nl_close(&nl);
-	return err;
-}
-
 static int create_unit(struct ifkitd *d, uint32_t unit, int ns_fd, struct reply *r)
 {
 	char name[IFNAMSIZ], hname[IFNAMSIZ];
@@ -274,7 +256,7 @@ static int create_unit(struct ifkitd *d, uint32_t unit, int ns_fd, struct reply 
 	/* Up on the user's side now: it shows NO-CARRIER until peered. */
 	chg = (struct link_change)LINK_CHANGE_NONE;
 	chg.up = 1;
-	err = visible_set(d, ns_fd, hl.link, &chg);
+	err = ifkitd_link_set_in(d, ns_fd, hl.link, &chg);
 	if (err)
 		{ fail_line = __LINE__; goto fail; }
 	snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", name);
@@ -503,7 +485,7 @@ int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
 		ns = ifkitd_netns_by_nsid(d, a.hidden.link_netnsid);
 		if (ns < 0)
 			return reply_error(r, ns, "%s: cannot find its network namespace", req->name);
-		err = visible_set(d, ns, a.hidden.link, &chg);
+		err = ifkitd_link_set_in(d, ns, a.hidden.link, &chg);
 		close(ns);
 		return err ? reply_error(r, err, "%s: mtu %u: %s", req->name, req->value,
 					 d->nl.errmsg[0] ? d->nl.errmsg : strerror(-err)) : 0;

@@ -87,6 +87,12 @@ int ifkitd_in_netns(struct ifkitd *d, int ns_fd, int (*fn)(void *arg), void *arg
 /* Open a route netlink socket in namespace ns_fd. */
 int ifkitd_nl_open_in(struct ifkitd *d, int ns_fd, struct nl_sock *nl);
 
+/*
+ * Change a device that lives in namespace ns_fd.  RTM_SETLINK has no
+ * IFLA_TARGET_NETNSID, so the change is made from a socket opened there;
+ * the kernel's error text lands in d->nl.errmsg.
+ */
+int ifkitd_link_set_in(struct ifkitd *d, int ns_fd, int ifindex, const struct link_change *chg);
 /* Open the namespace the private namespace calls nsid (scans /run/netns and /proc). */
 int ifkitd_netns_by_nsid(struct ifkitd *d, int nsid);
 

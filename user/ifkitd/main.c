@@ -81,6 +81,20 @@ int ifkitd_nl_open_in(struct ifkitd *d, int ns_fd, struct nl_sock *nl)
 	return ifkitd_in_netns(d, ns_fd, nl_open_fn, &arg);
 }
 
+int ifkitd_link_set_in(struct ifkitd *d, int ns_fd, int ifindex, const struct link_change *chg)
+{
+	struct nl_sock nl;
+	int err = ifkitd_nl_open_in(d, ns_fd, &nl);
+
+	if (err)
+		return err;
+	err = nl_link_set(&nl, ifindex, -1, chg);
+	if (err && nl.errmsg[0])
+		snprintf(d->nl.errmsg, sizeof(d->nl.errmsg), "%s", nl.errmsg);
+	nl_close(&nl);
+	return err;
+}
+
 static int try_ns(struct ifkitd *d, const char *path, int nsid, ino_t *seen, size_t *nseen)
 {
 	struct stat st;

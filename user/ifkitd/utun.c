@@ -648,20 +648,6 @@ static int vis_setup(void *arg)
 	return 0;
 }
 
-static int visible_set(struct ifkitd *d, int ns_fd, int ifindex, const struct link_change *chg)
-{
-	struct nl_sock nl;
-	int err = ifkitd_nl_open_in(d, ns_fd, &nl);
-
-	if (err)
-		return err;
-	err = nl_link_set(&nl, ifindex, -1, chg);
-	if (err && nl.errmsg[0])
-		snprintf(d->nl.errmsg, sizeof(d->nl.errmsg), "%s", nl.errmsg);
-	nl_close(&nl);
-	return err;
-}
-
 static int xsk_setup(struct utun_dev *u, const char *hname)
 {
 	struct xsk_umem_config ucfg = {
@@ -801,11 +787,11 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 	chg = (struct link_change)LINK_CHANGE_NONE;
 	chg.arp = 0;
 	chg.addrgenmode = 1;	/* the seed's IFEF_NOAUTOIPV6LL */
-	err = visible_set(d, ns_fd, u->vis_ifindex, &chg);
+	err = ifkitd_link_set_in(d, ns_fd, u->vis_ifindex, &chg);
 	if (!err) {
 		chg = (struct link_change)LINK_CHANGE_NONE;
 		chg.up = 1;
-		err = visible_set(d, ns_fd, u->vis_ifindex, &chg);
+		err = ifkitd_link_set_in(d, ns_fd, u->vis_ifindex, &chg);
 	}
 	if (err)
 		FAIL(err, "set up utun");
