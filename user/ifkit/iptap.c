@@ -1,16 +1,155 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* ifkit iptap ... (placeholder until the iptap fan-out lands) */
+/* ifkit iptap create|destroy|show|capture */
+#include <errno.h>
+#include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "ctl.h"
+#include "names.h"
+
+int iptap_capture(struct cli *cli, int argc, char **argv);
+
+static void iptap_usage(FILE *out)
+{
+	fprintf(out,
+"Usage: ifkit iptap create [iptapN]      create (first free unit, or iptapN) here\n"
+"       ifkit iptap destroy iptapN       destroy; the taps go with the last iptap\n"
+"       ifkit iptap show [iptapN] [-j]   listeners (raw, PKTAP, total), tapped interfaces\n"
+"       ifkit iptap capture [-i iptapN] [-w FILE|-] [-c COUNT] [-s SNAPLEN] [--pcapng]\n"
+"                                        read PKTAP records (interface, direction, pid,\n"
+"                                        command); pcap LINKTYPE_PKTAP, or pcapng\n"
+"\n"
+"An iptap sees a copy of every IPv4/IPv6 packet entering or leaving any interface\n"
+"of its network namespace: `tcpdump -ni iptap0` (raw IP, -Q in|out), or\n"
+"`ifkit iptap capture -w all.pcap` for Wireshark.  `create` puts the device in\n"
+"the caller's namespace (ip netns exec NS ...).\n");
+}
 
 void iptap_print(struct cli *cli, const struct ifkit_iptap_info *ti, size_t n, struct json *j)
 {
-	(void)cli, (void)ti, (void)n, (void)j;
+	(void)cli;
+	for (size_t i = 0; i < n; i++) {
+		const struct ifkit_iptap_info *t = &ti[i];
+
+		if (j) {
+			json_obj_open(j, NULL);
+			json_str(j, "name", t->name);
+			json_u64(j, "unit", t->unit);
+			json_str(j, "netns", t->netns);
+			json_u64(j, "ifindex", t->ifindex);
+			json_u64(j, "raw_listeners", t->raw_listeners);
+			json_u64(j, "pktap_listeners", t->pktap_listeners);
+			json_u64(j, "tap_count", t->raw_listeners + t->pktap_listeners);
+			json_u64(j, "total_tap_count", t->total_tap_count);
+			json_u64(j, "tapped_interfaces", t->tapped_ifaces);
+			json_u64(j, "packets", t->packets);
+			json_u64(j, "bytes", t->bytes);
+			json_obj_close(j);
+			continue;
+		}
+		printf("%s: netns %s ifindex %u link-type RAW\n", t->name,
+		       t->netns[0] ? t->netns : "(unnamed)", t->ifindex);
+		printf("    listeners: raw %u pktap %u tap_count %u (total_tap_count %u)\n",
+		       t->raw_listeners, t->pktap_listeners, t->raw_listeners + t->pktap_listeners,
+		       t->total_tap_count);
+		printf("    tapped interfaces %u, packets %llu bytes %llu\n", t->tapped_ifaces,
+		       (unsigned long long)t->packets, (unsigned long long)t->bytes);
+	}
+}
+
+static int do_show(struct cli *cli, int argc, char **argv)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	void *items = NULL;
+	size_t n = 0;
+	const char *name = NULL;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+			cli->json = true;
+		else if (!name && ifname_valid(argv[i]))
+			name = argv[i];
+		else {
+			fprintf(stderr, "ifkit: iptap show: unexpected argument '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	ctl_req_init(&req, IFKIT_CMD_IPTAP_SHOW);
+	if (name)
+		strcpy(req.name, name);
+	err = cli_call(cli, &req, &rep, &items, &n, NULL);
+	if (err) {
+		cli_report(&rep, err, name ? name : "iptap show");
+		return EXIT_FAIL;
+	}
+	if (n && rep.item_type != IFKIT_ITEM_IPTAP) {
+		free(items);
+		fprintf(stderr, "ifkit: iptap show: unexpected answer\n");
+		return EXIT_FAIL;
+	}
+	if (cli->json) {
+		struct json j;
+
+		json_begin(&j, stdout);
+		json_arr_open(&j, NULL);
+		iptap_print(cli, items, n, &j);
+		json_arr_close(&j);
+		json_end(&j);
+	} else {
+		iptap_print(cli, items, n, NULL);
+	}
+	free(items);
+	return EXIT_OK;
 }
 
 int cmd_iptap(struct cli *cli, int argc, char **argv)
 {
-	(void)cli, (void)argc, (void)argv;
-	fprintf(stderr, "ifkit: iptap: not implemented in this build\n");
-	return EXIT_FAIL;
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	int err;
+
+	if (argc < 1) {
+		iptap_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[0], "capture"))
+		return iptap_capture(cli, argc, argv);	/* it has its own -h */
+	if (cli_wants_help(argc, argv)) {
+		iptap_usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[0], "show") || !strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
+		return do_show(cli, argc, argv);
+	if (!strcmp(argv[0], "create")) {
+		if (argc > 2 || (argc == 2 && !ifname_valid(argv[1]))) {
+			fprintf(stderr, "ifkit: iptap create: expected at most one name (iptapN)\n");
+			return EXIT_USAGE;
+		}
+		ctl_req_init(&req, IFKIT_CMD_IPTAP_CREATE);
+		if (argc == 2)
+			strcpy(req.name, argv[1]);
+	} else if (!strcmp(argv[0], "destroy") || !strcmp(argv[0], "delete") ||
+		   !strcmp(argv[0], "del")) {
+		if (argc != 2 || !ifname_valid(argv[1])) {
+			fprintf(stderr, "ifkit: iptap destroy: expected one name (iptapN)\n");
+			return EXIT_USAGE;
+		}
+		ctl_req_init(&req, IFKIT_CMD_IPTAP_DESTROY);
+		strcpy(req.name, argv[1]);
+	} else {
+		fprintf(stderr, "ifkit: iptap: unknown command '%s'\n", argv[0]);
+		iptap_usage(stderr);
+		return EXIT_USAGE;
+	}
+	err = cli_call(cli, &req, &rep, NULL, NULL, NULL);
+	if (err) {
+		cli_report(&rep, err, argc > 1 ? argv[1] : "iptap");
+		return EXIT_FAIL;
+	}
+	if (req.cmd == IFKIT_CMD_IPTAP_CREATE)
+		printf("%s\n", rep.name);
+	return EXIT_OK;
 }

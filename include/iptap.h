@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Map layouts shared by bpf/iptap.bpf.c, the loader and the capture reader.
+ *
+ * The tap programs run on tc ingress/egress of every interface of a network
+ * namespace that holds an iptap.  They find their namespace's configuration
+ * by netns cookie (one hash lookup: with no listener that is all they do).
+ *
+ * Records in iptap_events are [struct pktap_header][link header][IP packet]:
+ * pth_length = 156 + pth_frame_pre_length, so a PKTAP decoder takes the
+ * packet at the IP header (pth_dlt 12, raw IP); `ifkit iptap capture`
+ * rewrites them to a plain 156-byte header followed by the IP packet.
+ * The array has IPTAP_MAX_READERS slots of nr_cpus entries each: reader
+ * slot s owns keys s * nr_cpus + cpu.
+ */
+#ifndef IFKIT_IPTAP_H
+#define IFKIT_IPTAP_H
+
+#include "ifkit/pktap.h"
+
+#define IPTAP_MAX_PER_NS	8	/* iptaps with raw listeners per namespace */
+#define IPTAP_MAX_READERS	8	/* concurrent PKTAP readers (perf ring slots) */
+#define IPTAP_MAX_NS		64	/* tapped namespaces */
+#define IPTAP_MAX_IFACES	4096	/* tapped interfaces, all namespaces */
+#define IPTAP_DEFAULT_SNAPLEN	65535
+/*
+ * A perf sample's size is a u16 (header 8 + size 4 + data, 8-byte aligned):
+ * a record carries at most this many bytes of the frame after its 156-byte
+ * header (4 + 156 + 65360 = 65520, a multiple of 8).  Longer packets
+ * (64 KiB on lo, the largest GSO packets) are cut there, like a snap length.
+ */
+#define IPTAP_MAX_RECORD_DATA	65360
+#define IPTAP_TC_PRIO		1
+#define IPTAP_TC_HANDLE		0x1a7a
+
+/* iptap_ns_cfg: key = netns cookie (__u64). Written whole by the loader. */
+struct iptap_ns_cfg {
+	__u32 idx;				/* index into iptap_stats */
+	__u32 n_raw;				/* entries used in raw_ifindex */
+	__u32 raw_ifindex[IPTAP_MAX_PER_NS];	/* iptaps with raw listeners */
+	__u32 reader_mask;			/* PKTAP reader slots for this namespace */
+	__u32 snaplen[IPTAP_MAX_READERS];	/* per slot */
+};
+
+/* iptap_ifaces: one entry per tapped interface. */
+struct iptap_if_key {
+	__u64 netns_cookie;
+	__u32 ifindex;
+	__u32 pad;
+};
+
+struct iptap_if_info {
+	char  name[16];
+	__u16 iftype;				/* PKTAP_IFT_* */
+	__u16 unit;
+	__u16 l2len;				/* link header bytes before the IP header */
+	__u16 pad;
+};
+
+/* iptap_stats: per-CPU counters per namespace (index iptap_ns_cfg.idx). */
+struct iptap_stat {
+	__u64 packets;			/* IP packets seen while someone listened */
+	__u64 bytes;
+	__u64 copies;			/* raw copies sent to iptaps */
+	__u64 copy_errors;
+	__u64 records;			/* PKTAP records written */
+	__u64 record_errors;		/* ring full or reader gone: lost in the kernel */
+};
+
+/* iptap_sk_owner: socket local storage, filled by the cgroup programs. */
+struct iptap_owner {
+	__u32 pid;
+	__u32 pad;
+	char  comm[16];
+};
+
+#endif
