@@ -24,7 +24,7 @@ static void usage(FILE *out)
 "\n"
 "Options:\n"
 "  -j, --json          JSON output for show/status\n"
-"  -s, --socket PATH   loader control socket (default %s, or $IFKIT_SOCK)\n"
+"  -s, --socket PATH   loader control socket (default %s, or $IFKIT_SOCKET)\n"
 "  -h, --help          this text; `ifkit OBJECT --help` for an object's commands\n"
 "\n"
 "Devices are created in the caller's network namespace (ip netns exec NS ifkit ...).\n"
@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 		{ 0 }
 	};
 	struct cli cli = { .sock_path = IFKIT_DEFAULT_SOCK, .prog = "ifkit" };
-	const char *env = getenv("IFKIT_SOCK");
+	const char *env = getenv("IFKIT_SOCKET");
 	int opt;
 
 	if (env && *env)
