@@ -25,6 +25,8 @@ static struct {
 	int npids;
 	struct h_loader *loaders[32];
 	int nloaders;
+	char dirs[16][192];
+	int ndirs;
 	char tmpdir[128];
 	char build[PATH_MAX];
 	char bin[PATH_MAX];
@@ -40,6 +42,12 @@ const char *h_bin(const char *name)
 }
 
 bool h_is_root(void) { return geteuid() == 0; }
+
+void h_register_dir(const char *path)
+{
+	if (H.ndirs < 16)
+		snprintf(H.dirs[H.ndirs++], sizeof(H.dirs[0]), "%s", path);
+}
 
 const char *h_tmp(const char *name)
 {
@@ -381,6 +389,9 @@ void h_cleanup_all(void)
 		}
 	}
 	H.nns = 0;
+	for (int i = 0; i < H.ndirs; i++)
+		h_sh("rm -rf '%s'", H.dirs[i]);
+	H.ndirs = 0;
 	if (H.tmpdir[0] && !getenv("IFKIT_TEST_KEEP")) {
 		char cmd[200];
 
@@ -434,12 +445,23 @@ int h_main(int argc, char **argv, void (*add_suites)(void))
 	add_suites();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
+		 CU_get_number_of_suites_failed();
 	{
 		CU_pRunSummary s = CU_get_run_summary();
 
-		/* One machine-readable line for tests/run.sh to add up. */
-		printf("IFKIT-RESULT %u %u\n", s->nTestsRun - s->nTestsFailed, s->nTestsFailed);
+		/*
+		 * One machine-readable line for tests/run.sh to add up.  A suite
+		 * whose set-up failed ran none of its tests: each counts as failed,
+		 * so a broken environment can never pass silently.
+		 */
+		unsigned int skipped = s->nSuitesFailed ?
+			CU_get_registry()->uiNumberOfTests - s->nTestsRun : 0;
+		if (s->nSuitesFailed)
+			printf("%u suite(s) failed to set up; their %u test(s) count as failed\n",
+			       s->nSuitesFailed, skipped);
+		printf("IFKIT-RESULT %u %u\n", s->nTestsRun - s->nTestsFailed,
+		       s->nTestsFailed + skipped + (s->nSuitesFailed && !skipped ? 1 : 0));
 	}
 	CU_cleanup_registry();
 	h_cleanup_all();

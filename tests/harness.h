@@ -65,6 +65,9 @@ bool h_wait_for(bool (*pred)(void *arg), void *arg, int timeout_ms);
 int h_enter_ns(const char *name);
 void h_leave_ns(void);
 
+/* Remove this directory (rm -rf, e.g. a bpffs pin directory) at cleanup. */
+void h_register_dir(const char *path);
+
 /* A temporary file path under the test's own directory (removed at cleanup). */
 const char *h_tmp(const char *name);
 

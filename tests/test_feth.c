@@ -38,6 +38,7 @@ static int bpf_suite_init(void)
 	char out[64];
 
 	snprintf(B.pin_dir, sizeof(B.pin_dir), "/sys/fs/bpf/ifkt%d-bpf", (int)getpid());
+	h_register_dir(B.pin_dir);
 	if (h_sh("mkdir -p %s", B.pin_dir))
 		return -1;
 	opts.pin_root_path = B.pin_dir;
@@ -640,6 +641,21 @@ static void test_config_restart_adopts(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "feth0: peer feth1"));
 }
 
+/* -c FILE that does not exist is an error; a missing default config is not. */
+static void test_config_missing(void)
+{
+	char out[2048], args[512];
+	int pid = (int)getpid();
+
+	snprintf(args, sizeof(args), "-s %s -p /sys/fs/bpf/ifkt%d-nocfg -n ifkt%d-nocfg",
+		 h_tmp("nocfg.sock"), pid, pid);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s %s -c %s", h_bin("ifkitd"), args,
+				 h_tmp("no-such.conf")), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "no-such.conf: No such file or directory"));
+	h_sh("%s --teardown %s", h_bin("ifkitd"), args);
+	CU_ASSERT_NOT_EQUAL(h_sh("ip netns list | grep -q ifkt%d-nocfg", pid), 0);
+}
+
 static void add_suites(void)
 {
 	CU_pSuite s;
@@ -671,6 +687,7 @@ static void add_suites(void)
 	s = CU_add_suite("ifkitd config file", config_init, config_cleanup);
 	CU_add_test(s, "devices, peer, mtu, media from the config", test_config_applied);
 	CU_add_test(s, "restart with the same config adopts", test_config_restart_adopts);
+	CU_add_test(s, "a named config that does not exist is an error", test_config_missing);
 }
 
 int main(int argc, char **argv)

@@ -148,7 +148,7 @@ static int do_show(struct cli *cli, int argc, char **argv)
 		cli_report(&rep, err, name ? name : "feth show");
 		return EXIT_FAIL;
 	}
-	if (n && rep.item_type != IFKIT_ITEM_FETH) {
+	if (n && (rep.item_type != IFKIT_ITEM_FETH || rep.item_size != sizeof(struct ifkit_feth_info))) {
 		free(items);
 		fprintf(stderr, "ifkit: feth show: unexpected answer\n");
 		return EXIT_FAIL;

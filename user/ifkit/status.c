@@ -13,8 +13,8 @@ static void status_usage(FILE *out)
 }
 
 /* Fetch one device list; a loader built without that device answers EOPNOTSUPP. */
-static int fetch(struct cli *cli, enum ifkit_cmd cmd, enum ifkit_item_type type, void **items,
-		 size_t *n)
+static int fetch(struct cli *cli, enum ifkit_cmd cmd, enum ifkit_item_type type, size_t size,
+		 void **items, size_t *n)
 {
 	struct ifkit_req req;
 	struct ifkit_rep rep;
@@ -28,8 +28,10 @@ static int fetch(struct cli *cli, enum ifkit_cmd cmd, enum ifkit_item_type type,
 	}
 	if (err)
 		cli_report(&rep, err, "status");
-	else if (*n && rep.item_type != type)
+	else if (*n && (rep.item_type != type || rep.item_size != size)) {
+		fprintf(stderr, "ifkit: status: unexpected answer from the loader\n");
 		err = -EPROTO;
+	}
 	return err;
 }
 
@@ -52,10 +54,14 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (fetch(cli, IFKIT_CMD_STATUS, IFKIT_ITEM_STATUS, (void **)&st, &nst) || nst != 1 ||
-	    fetch(cli, IFKIT_CMD_FETH_SHOW, IFKIT_ITEM_FETH, &feth, &nf) ||
-	    fetch(cli, IFKIT_CMD_UTUN_SHOW, IFKIT_ITEM_UTUN, &utun, &nu) ||
-	    fetch(cli, IFKIT_CMD_IPTAP_SHOW, IFKIT_ITEM_IPTAP, &iptap, &nt))
+	if (fetch(cli, IFKIT_CMD_STATUS, IFKIT_ITEM_STATUS, sizeof(*st), (void **)&st, &nst) ||
+	    nst != 1 ||
+	    fetch(cli, IFKIT_CMD_FETH_SHOW, IFKIT_ITEM_FETH, sizeof(struct ifkit_feth_info),
+		  &feth, &nf) ||
+	    fetch(cli, IFKIT_CMD_UTUN_SHOW, IFKIT_ITEM_UTUN, sizeof(struct ifkit_utun_info),
+		  &utun, &nu) ||
+	    fetch(cli, IFKIT_CMD_IPTAP_SHOW, IFKIT_ITEM_IPTAP, sizeof(struct ifkit_iptap_info),
+		  &iptap, &nt))
 		goto cleanup;
 	if (cli->json) {
 		struct json j;

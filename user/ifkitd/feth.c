@@ -265,8 +265,10 @@ static int create_unit(struct ifkitd *d, uint32_t unit, int ns_fd, struct reply 
 fail:
 	reply_error(r, err, "%s: %s", name, d->nl.errmsg[0] ? d->nl.errmsg : strerror(-err));
 	pr_debug("%s: create failed at line %d: %s", name, fail_line, r->hdr.msg);
-	port_delete(d, hl.ifindex);
-	nl_link_del(&d->nl, hl.ifindex, -1);	/* takes the visible end with it */
+	if (hl.ifindex)
+		port_delete(d, hl.ifindex);
+	/* By name: the ifindex may be what we failed to learn.  Takes both ends. */
+	nl_link_del_name(&d->nl, hname);
 	return err;
 }
 
@@ -313,9 +315,10 @@ static int destroy_dev(struct ifkitd *d, struct feth_dev *dev)
 	return err == -ENODEV ? 0 : err;
 }
 
+#define NS_NAME_CACHE 128
 struct ns_name_cache {
-	int nsid[16];
-	char name[16][32];
+	int nsid[NS_NAME_CACHE];
+	char name[NS_NAME_CACHE][32];
 	int n;
 };
 
@@ -331,7 +334,7 @@ static void nsid_name(struct ifkitd *d, int nsid, char *out, size_t len,
 		struct dirent *de;
 
 		cache->n = -1;
-		while (dir && (de = readdir(dir)) && cache->n < 15) {
+		while (dir && (de = readdir(dir)) && cache->n < NS_NAME_CACHE - 1) {
 			int fd, id;
 
 			if (de->d_name[0] == '.')
@@ -523,6 +526,27 @@ void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted
 		hidden_set_up(d, peer.hidden.ifindex, 0);
 		set_peer(d, &peer, NULL);
 		pr_info("feth%u: unpeered (feth%u is gone)", peer.unit, unit);
+	}
+}
+
+void feth_resync(struct ifkitd *d)
+{
+	struct feth_port_key key, next, *prev = NULL;
+	struct feth_port port;
+	struct link_info li;
+
+	while (bpf_map_get_next_key(d->feth->table_fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(d->feth->table_fd, &key, &port) ||
+		    nl_link_get(&d->nl, NULL, (int)key.hidden_ifindex, -1, &li) != -ENODEV)
+			continue;
+		/* Replay the deletion the monitor lost. */
+		memset(&li, 0, sizeof(li));
+		li.ifindex = (int)key.hidden_ifindex;
+		name_hidden(li.name, sizeof(li.name), FETH_PREFIX, port.unit);
+		feth_link_event(d, &li, 1);
+		prev = NULL;	/* the entry is gone: restart the walk */
 	}
 }
 

@@ -56,6 +56,7 @@ struct ifkitd {
 	const char *netns_name;
 	const char *config_path;
 	const char *config_netns;	/* where config devices go; NULL = home */
+	bool config_explicit;		/* -c given: a missing file is an error */
 	bool teardown;
 
 	int epoll_fd;
@@ -109,6 +110,8 @@ typedef int (*req_handler)(struct ifkitd *d, struct client *c, const struct ifki
 int feth_init(struct ifkitd *d);
 void feth_fini(struct ifkitd *d);
 void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
+/* After lost link events: forget feths whose hidden end is gone, unpeer partners. */
+void feth_resync(struct ifkitd *d);
 int feth_count(struct ifkitd *d);
 int feth_teardown(struct ifkitd *d);
 int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,

@@ -332,13 +332,13 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		return;
 	}
 	n = ctl_recv(w->fd, in.raw, sizeof(in.raw), &ns_fd);
-	if (n <= 0) {
-		if (n < 0 && n != -EMSGSIZE && n != -EAGAIN)
+	if (n == -EAGAIN || n == -EINTR)
+		return;		/* spurious wake-up: the connection is fine */
+	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
+		if (n < 0)
 			pr_debug("client pid %d: %s", c->pid, strerror((int)-n));
-		if (n == 0 || n != -EMSGSIZE) {
-			client_free(d, c);
-			return;
-		}
+		client_free(d, c);
+		return;
 	}
 	memset(&r.hdr, 0, sizeof(r.hdr));
 	r.hdr.magic = IFKIT_CTL_MAGIC;
@@ -370,6 +370,7 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 
 static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 {
+	int sndbuf = 4 << 20;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct client *c;
@@ -396,6 +397,8 @@ static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		close(fd);
 		return;
 	}
+	/* Room for a long answer (status of many devices) without EAGAIN. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
 	c->pid = cred.pid;
 	c->uid = cred.uid;
 	c->w.fd = fd;
@@ -451,8 +454,10 @@ static void monitor_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	(void)w, (void)events;
 	err = nl_monitor_read(&d->mon, on_link_event, d);
 	if (err == -ENOBUFS) {
+		/* Deletions may be among the lost events: each module re-checks. */
 		pr_warn("link events lost; resynchronising");
 		nl_link_dump(&d->nl, resync_link, d);
+		feth_resync(d);
 	}
 }
 
@@ -547,8 +552,15 @@ static int apply_config(struct ifkitd *d)
 		return 0;
 	f = fopen(d->config_path, "re");
 	if (!f) {
-		pr_err("%s: %s", d->config_path, strerror(errno));
-		return -errno;
+		int err = -errno;
+
+		/* No default config installed: start empty.  A named one must exist. */
+		if (err == -ENOENT && !d->config_explicit) {
+			pr_info("%s: not found, no devices created at start", d->config_path);
+			return 0;
+		}
+		pr_err("%s: %s", d->config_path, strerror(-err));
+		return err;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		struct ifkit_req req;
@@ -638,7 +650,7 @@ static int parse_args(struct ifkitd *d, int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "c:s:p:n:vqh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': d->config_path = optarg; break;
+		case 'c': d->config_path = optarg; d->config_explicit = true; break;
 		case 'N': d->config_path = NULL; break;
 		case 'C': d->config_netns = optarg; break;
 		case 's': d->sock_path = optarg; break;

@@ -336,6 +336,15 @@ int nl_link_del(struct nl_sock *nl, int ifindex, int target_nsid)
 	return nl_talk(nl, nlh, NULL, NULL);
 }
 
+int nl_link_del_name(struct nl_sock *nl, const char *name)
+{
+	char buf[NL_REQ_SIZE];
+	struct nlmsghdr *nlh = link_msg(buf, RTM_DELLINK, 0, 0);
+
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
 static int nsid_cb(const struct nlmsghdr *nlh, void *arg)
 {
 	const struct nlattr *a;

@@ -61,6 +61,7 @@ int nl_link_dump(struct nl_sock *nl, link_cb cb, void *arg);
 int nl_veth_create(struct nl_sock *nl, const struct veth_end *dev, const struct veth_end *peer);
 int nl_link_set(struct nl_sock *nl, int ifindex, int target_nsid, const struct link_change *chg);
 int nl_link_del(struct nl_sock *nl, int ifindex, int target_nsid);
+int nl_link_del_name(struct nl_sock *nl, const char *name);
 /* The nsid this socket's namespace has for the namespace of ns_fd, or -ENOENT. */
 int nl_netns_id(struct nl_sock *nl, int ns_fd);
 /*
