@@ -929,6 +929,42 @@ static void sigkill_removes(bool fast)
 	h_ns_delete(ns);
 }
 
+/* utunN deleted from outside: the loader forgets it, utun_ports entry included. */
+static void test_external_delete(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ], path[300];
+	struct link_wait lw;
+	int fd, ports;
+	__u32 key;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("xdel", ns, sizeof(ns)) == 0);
+	fd = open_in(ns, 11, name);
+	CU_ASSERT_FATAL(fd >= 0);
+	snprintf(path, sizeof(path), "%s/utun_ports", L.pin_dir);
+	ports = bpf_obj_get(path);
+	CU_ASSERT(ports >= 0);
+	CU_ASSERT_EQUAL(bpf_map_get_next_key(ports, NULL, &key), 0);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s link del %s", ns, name), 0);
+	lw.ns = ns;
+	lw.name = name;
+	CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 2000));
+	CU_ASSERT_NOT_EQUAL(bpf_map_get_next_key(ports, NULL, &key), 0);
+	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link | grep -q hutun", L.netns), 0);
+	if (ports >= 0)
+		close(ports);
+	close(fd);
+	/* the unit is free again */
+	fd = open_in(ns, 11, name);
+	CU_ASSERT(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 2000));
+	h_ns_delete(ns);
+}
+
 static void test_sigkill_removes(void)
 {
 	sigkill_removes(false);
@@ -1231,6 +1267,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "non-root refused with EPERM", test_nonroot_refused);
 	CU_add_test(e2e, "taken unit refused with EBUSY", test_taken_unit);
 	CU_add_test(e2e, "SIGKILLed client: utun gone within 1 s", test_sigkill_removes);
+	CU_add_test(e2e, "utun deleted from outside: no utun_ports entry left",
+		    test_external_delete);
 	CU_add_test(e2e, "fast path: echo, flags, malformed batch counted", test_fastpath);
 	CU_add_test(e2e, "fast path: SIGKILLed client, utun gone within 1 s",
 		    test_sigkill_removes_fast);

@@ -112,8 +112,9 @@ static int utun_show(struct cli *cli, int argc, char **argv)
 		free(items);
 		return EXIT_FAIL;
 	}
-	if (n && rep.item_type != IFKIT_ITEM_UTUN) {
+	if (n && (rep.item_type != IFKIT_ITEM_UTUN || rep.item_size != sizeof(struct ifkit_utun_info))) {
 		free(items);
+		fprintf(stderr, "ifkit: utun show: unexpected answer\n");
 		return EXIT_FAIL;
 	}
 	if (cli->json) {

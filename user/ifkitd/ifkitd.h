@@ -120,6 +120,8 @@ int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
 int utun_init(struct ifkitd *d);
 void utun_fini(struct ifkitd *d);
 void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
+/* After lost link events: remove utuns whose hidden end is gone. */
+void utun_resync(struct ifkitd *d);
 int utun_count(struct ifkitd *d);
 int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		struct reply *r);

@@ -458,6 +458,7 @@ static void monitor_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		pr_warn("link events lost; resynchronising");
 		nl_link_dump(&d->nl, resync_link, d);
 		feth_resync(d);
+		utun_resync(d);
 	}
 }
 

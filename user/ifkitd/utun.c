@@ -71,6 +71,8 @@
 #define SOCK_BUF	(4 << 20)
 #define MTU_REFRESH_MS	200
 #define SHM_CTL_SIZE	4096
+#define HANDOFF_WAIT_MS	100		/* per try; the hello waits for a full queue */
+#define HANDOFF_TRIES	20
 
 struct utun_stats {
 	uint64_t out_packets, out_bytes, out_drops;
@@ -84,7 +86,9 @@ struct utun_dev {
 	char name[IFNAMSIZ];
 	char netns[32];
 	pid_t owner;
-	int hidden_ifindex;
+	int hidden_ifindex;		/* also the utun_ports key */
+	bool veth_made;			/* the pair exists (until hidden_gone) */
+	bool hidden_gone;		/* deleted from outside: only forget it */
 	int vis_ifindex;		/* in the client's namespace */
 	uint8_t vis_mac[6], hid_mac[6];
 
@@ -156,6 +160,8 @@ static int relay_out(struct utun_dev *u)
 	uint64_t bytes = 0;
 	int sent, gone = 0;
 
+	if (u->fast)		/* the rings are the client's */
+		return 0;
 	n = xsk_ring_cons__peek(&u->rx, BATCH, &idx);
 	if (!n)
 		return 0;
@@ -278,11 +284,32 @@ static void handoff(struct utun_dev *u)
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
 	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-	if (sendmsg(u->sock, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(*h)) {
-		u->fast = true;
-		u->tx_nfree = 0;
-	} else {
-		pr_warn("%s: fast path hand-off: %s", u->name, strerror(errno));
+	/* u->sock is non-blocking: wait (bounded) for room in a full client queue. */
+	for (int tries = 0;; tries++) {
+		struct pollfd pfd[2] = {
+			{ .fd = u->sock, .events = POLLOUT },
+			{ .fd = u->stop_fd, .events = POLLIN },
+		};
+		ssize_t n = sendmsg(u->sock, &msg, MSG_NOSIGNAL);
+
+		if (n == (ssize_t)sizeof(*h)) {
+			u->fast = true;
+			u->tx_nfree = 0;
+			break;
+		}
+		if (n >= 0)
+			errno = EMSGSIZE;
+		if ((errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+		     errno != EINTR) || tries >= HANDOFF_TRIES) {
+			pr_warn("%s: fast path hand-off: %s", u->name, strerror(errno));
+			break;
+		}
+		if (poll(pfd, 2, HANDOFF_WAIT_MS) > 0 &&
+		    ((pfd[0].revents & (POLLHUP | POLLERR)) || pfd[1].revents)) {
+			pr_warn("%s: fast path hand-off: %s", u->name,
+				pfd[1].revents ? "stopping" : "client gone");
+			break;
+		}
 	}
 out:
 	free(h);
@@ -466,6 +493,8 @@ static void *relay_main(void *arg)
 					stop = true;
 					break;
 				}
+				if (u->fast)	/* handed off: hands off the rings */
+					break;
 			}
 			busy = a + b;
 		} while (busy > 0 && !LOAD(&u->gone) && ++ret < 64);
@@ -528,8 +557,20 @@ static void dev_destroy(struct ifkitd *d, struct utun_dev *u)
 	if (u->hidden_ifindex > 0) {
 		key = (__u32)u->hidden_ifindex;
 		bpf_map_delete_elem(d->utun->ports_fd, &key);
+	}
+	if (u->veth_made && !u->hidden_gone) {
 		/* Deleting the hidden end takes utunN, its addresses and routes with it. */
-		nl_link_del(&d->nl, u->hidden_ifindex, -1);
+		if (u->hidden_ifindex > 0) {
+			nl_link_del(&d->nl, u->hidden_ifindex, -1);
+		} else {
+			/* Made, but its ifindex never read: find it by name. */
+			char hname[IFNAMSIZ];
+			struct link_info li;
+
+			name_hidden(hname, sizeof(hname), UTUN_PREFIX, u->unit);
+			if (nl_link_get(&d->nl, hname, 0, -1, &li) == 0)
+				nl_link_del(&d->nl, li.ifindex, -1);
+		}
 	}
 	if (u->xsk)
 		xsk_socket__delete(u->xsk);
@@ -744,6 +785,7 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 		free(u);
 		return err;	/* nothing made; -EEXIST: the name is taken */
 	}
+	u->veth_made = true;
 	err = nl_link_get(&d->nl, hname, 0, -1, &hl);
 	if (err)
 		FAIL(err, "find hidden end");
@@ -1044,9 +1086,38 @@ void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted
 		return;
 	for (struct utun_dev *u = d->utun->devs; u; u = u->next) {
 		if (u->hidden_ifindex == link->ifindex) {
-			u->hidden_ifindex = 0;	/* already gone */
+			/* Already gone: forget it, but drop its utun_ports entry. */
+			u->hidden_gone = true;
 			dev_remove(d, u, "device deleted");
 			return;
+		}
+	}
+}
+
+/*
+ * After lost link events: take down every utun whose hidden end no longer
+ * exists, the way a deletion event would have.
+ */
+void utun_resync(struct ifkitd *d)
+{
+	struct utun_dev *u, *next;
+
+	if (!d->utun)
+		return;
+	for (u = d->utun->devs; u; u = next) {
+		char hname[IFNAMSIZ];
+		struct link_info li;
+		int err;
+
+		next = u->next;
+		name_hidden(hname, sizeof(hname), UTUN_PREFIX, u->unit);
+		err = nl_link_get(&d->nl, NULL, u->hidden_ifindex, -1, &li);
+		/* Gone, or the ifindex now names some other device. */
+		if (err == -ENODEV || (!err && strcmp(li.name, hname))) {
+			memset(&li, 0, sizeof(li));
+			li.ifindex = u->hidden_ifindex;
+			snprintf(li.name, sizeof(li.name), "%s", hname);
+			utun_link_event(d, &li, 1);
 		}
 	}
 }
