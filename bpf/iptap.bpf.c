@@ -238,12 +238,12 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	ikey.netns_cookie = cookie;
 	ikey.ifindex = skb->ifindex;
 	info = bpf_map_lookup_elem(&iptap_ifaces, &ikey);
-	if (info) {
-		l2 = info->l2len;
-		__builtin_memcpy(h.pth_ifname, info->name, 16);
-		h.pth_iftype = info->iftype;
-		h.pth_ifunit = info->unit;
-	}
+	if (!info)	/* not (or no longer) tapped: its link header length is unknown */
+		return TC_ACT_UNSPEC;
+	l2 = info->l2len;
+	__builtin_memcpy(h.pth_ifname, info->name, 16);
+	h.pth_iftype = info->iftype;
+	h.pth_ifunit = info->unit;
 	if (l2 > 64)
 		l2 = 64;
 	if (parse(skb, l2, &f))

@@ -272,6 +272,7 @@ static int bpf_init(void)
 
 	B.ncpu = libbpf_num_possible_cpus();
 	snprintf(B.pin_dir, sizeof(B.pin_dir), "/sys/fs/bpf/ifkt%d-iptapbpf", (int)getpid());
+	h_register_dir(B.pin_dir);	/* removed even if init fails or the run is cut short */
 	if (h_sh("mkdir -p %s", B.pin_dir))
 		return -1;
 	opts.pin_root_path = B.pin_dir;
@@ -286,8 +287,10 @@ static int bpf_init(void)
 	B.sink_ifindex = atoi(out);
 	if (h_enter_ns(B.ns))
 		return -1;
-	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &B.cookie, &len) < 0) {
+		if (fd >= 0)
+			close(fd);
 		h_leave_ns();
 		return -1;
 	}

@@ -145,8 +145,10 @@ static int pin_dir_of(struct cli *cli, char *out, size_t len)
 		cli_report(&rep, err, "status");
 		return err;
 	}
-	if (n != 1 || rep.item_type != IFKIT_ITEM_STATUS) {
+	if (n != 1 || rep.item_type != IFKIT_ITEM_STATUS ||
+	    rep.item_size != sizeof(struct ifkit_status_info)) {
 		free(st);
+		fprintf(stderr, "ifkit: capture: status: unexpected answer\n");
 		return -EPROTO;
 	}
 	snprintf(out, len, "%s", st->pin_dir);

@@ -85,7 +85,8 @@ static int do_show(struct cli *cli, int argc, char **argv)
 		cli_report(&rep, err, name ? name : "iptap show");
 		return EXIT_FAIL;
 	}
-	if (n && rep.item_type != IFKIT_ITEM_IPTAP) {
+	if (n && (rep.item_type != IFKIT_ITEM_IPTAP ||
+		  rep.item_size != sizeof(struct ifkit_iptap_info))) {
 		free(items);
 		fprintf(stderr, "ifkit: iptap show: unexpected answer\n");
 		return EXIT_FAIL;

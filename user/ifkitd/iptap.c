@@ -82,6 +82,7 @@ struct tap_ns {
 	struct watch mon_w;
 	struct tap_if *ifs;
 	size_t nifs, capifs;
+	bool rescan;		/* the monitor lost events and the rescan failed: retry */
 };
 
 struct iptap_dev {
@@ -115,7 +116,24 @@ struct iptap_state {
 	int n_cg_links;
 	int timer_fd;
 	struct watch timer_w;
+	/*
+	 * Namespaces put while events were being dispatched: their mon_w may
+	 * still sit in the loader's current epoll batch (with fd -1, so it is
+	 * skipped), so they are freed two timer ticks later, in a later batch.
+	 */
+	struct tap_ns *dead_new, *dead_old;
 };
+
+static void ns_free_list(struct tap_ns *ns)
+{
+	while (ns) {
+		struct tap_ns *next = ns->next;
+
+		free(ns->ifs);
+		free(ns);
+		ns = next;
+	}
+}
 
 /* ---- small helpers run inside a namespace -------------------------------- */
 
@@ -293,7 +311,18 @@ static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info 
 		return 0;
 	ti = ns_find_if(ns, link->ifindex);
 	if_info_fill(link, &info);
-	bpf_map_update_elem(st->ifaces_fd, &key, &info, BPF_ANY);	/* names may change */
+	/* names may change */
+	if (bpf_map_update_elem(st->ifaces_fd, &key, &info, BPF_ANY) < 0) {
+		err = -errno;
+		if (ti) {	/* tapped: the entry it has stays */
+			pr_warn("iptap: %s: cannot update its record: %s", link->name,
+				strerror(-err));
+			return 0;
+		}
+		/* Without its entry PKTAP records would carry no name and no link header. */
+		pr_warn("iptap: not tapping %s: iptap_ifaces: %s", link->name, strerror(-err));
+		return err;
+	}
 	if (ti)
 		return 0;
 	err = ifkitd_in_netns(d, ns->ns_fd, tc_fn, &a);
@@ -331,25 +360,92 @@ static void untap_if(struct ifkitd *d, struct tap_ns *ns, size_t i, bool gone)
 struct scan_ctx {
 	struct ifkitd *d;
 	struct tap_ns *ns;
+	int *seen;		/* ifindexes the dump listed */
+	size_t nseen, capseen;
 };
 
 static int scan_one(const struct link_info *link, void *arg)
 {
 	struct scan_ctx *sc = arg;
 
+	if (sc->nseen == sc->capseen) {
+		size_t cap = sc->capseen ? sc->capseen * 2 : 64;
+		int *grown = realloc(sc->seen, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;	/* an incomplete list: nothing is dropped */
+		sc->seen = grown;
+		sc->capseen = cap;
+	}
+	sc->seen[sc->nseen++] = link->ifindex;
 	tap_link(sc->d, sc->ns, link);
 	return 0;
 }
 
-static void ns_rescan(struct ifkitd *d, struct tap_ns *ns)
+static bool scan_saw(const struct scan_ctx *sc, int ifindex)
 {
-	struct scan_ctx sc = { d, ns };
-	struct nl_sock nl;
+	for (size_t i = 0; i < sc->nseen; i++)
+		if (sc->seen[i] == ifindex)
+			return true;
+	return false;
+}
 
-	if (nl_in(d, ns, &nl))
-		return;
-	nl_link_dump(&nl, scan_one, &sc);
-	nl_close(&nl);
+static void destroy_dev(struct ifkitd *d, struct iptap_dev *v, bool gone);
+static struct tap_ns *ns_find(struct iptap_state *st, uint64_t cookie);
+
+/*
+ * Tap every interface of the namespace.  With lost set (the link monitor
+ * overflowed), also handle deletions it may have missed: tapped interfaces
+ * that are gone lose their iptap_ifaces entry and iptaps deleted from
+ * outside are destroyed (which may free ns).
+ */
+static int ns_rescan(struct ifkitd *d, struct tap_ns *ns, bool lost)
+{
+	struct scan_ctx sc = { d, ns, NULL, 0, 0 };
+	struct iptap_state *st = ns->st;
+	uint64_t cookie = ns->cookie;
+	struct nl_sock nl;
+	struct iptap_dev *v;
+	int err;
+
+	/*
+	 * A dump that raced with link changes is cut short (EINTR) with the
+	 * rest of it still queued: try again on a fresh socket.
+	 */
+	for (int tries = 0; tries < 4; tries++) {
+		err = nl_in(d, ns, &nl);
+		if (err)
+			break;
+		sc.nseen = 0;
+		err = nl_link_dump(&nl, scan_one, &sc);
+		nl_close(&nl);
+		if (err != -EINTR)
+			break;
+	}
+	if (err)
+		pr_warn("iptap: listing the links of a tapped namespace: %s", strerror(-err));
+	if (err || !lost) {
+		free(sc.seen);
+		return err;
+	}
+	for (size_t i = ns->nifs; i-- > 0;) {	/* untap_if moves the last entry to i */
+		if (!scan_saw(&sc, ns->ifs[i].ifindex)) {
+			pr_debug("iptap: ifindex %d vanished", ns->ifs[i].ifindex);
+			untap_if(d, ns, i, true);
+		}
+	}
+again:
+	for (v = st->devs; v; v = v->next) {
+		if (v->ns == ns && !scan_saw(&sc, v->ifindex)) {
+			pr_info("%s: deleted from outside", v->name);
+			destroy_dev(d, v, true);
+			if (ns_find(st, cookie) != ns)
+				break;	/* that was its last iptap: ns is gone */
+			goto again;
+		}
+	}
+	free(sc.seen);
+	return 0;
 }
 
 /* ---- configuration the programs read -------------------------------------- */
@@ -456,7 +552,6 @@ static void refresh_all(struct ifkitd *d)
 		ns_refresh_counts(d, ns);
 }
 
-static void destroy_dev(struct ifkitd *d, struct iptap_dev *v, bool gone);
 
 /*
  * Is anyone but us still in (or pinning) this namespace?  The loader's own
@@ -536,8 +631,19 @@ static void timer_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	uint64_t ticks;
 
 	(void)events;
+	/* Put at least one tick (so one epoll batch) ago: no event can name them. */
+	ns_free_list(d->iptap->dead_old);
+	d->iptap->dead_old = d->iptap->dead_new;
+	d->iptap->dead_new = NULL;
 	if (read(w->fd, &ticks, sizeof(ticks)) < 0)
 		return;
+	for (struct tap_ns *ns = d->iptap->nss; ns; ns = ns->next) {
+		if (!ns->rescan)
+			continue;
+		ns->rescan = ns_rescan(d, ns, true) != 0;
+		if (!ns->rescan)
+			break;	/* it may have destroyed iptaps (and ns): others next tick */
+	}
 	refresh_all(d);
 	if (++tick % 16 == 0)	/* every 4 s */
 		reap_dead_namespaces(d);
@@ -594,8 +700,11 @@ static void mon_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 
 	(void)events;
 	err = nl_monitor_read(&ma.ns->mon, mon_event, &ma);
-	if (err == -ENOBUFS)
-		ns_rescan(d, ma.ns);
+	if (err == -ENOBUFS) {
+		pr_debug("iptap: link monitor overflowed: rescanning");
+		/* On failure ns is untouched: timer_cb tries again. */
+		ma.ns->rescan = ns_rescan(d, ma.ns, true) != 0;
+	}
 	for (int i = 0; i < ma.ngone; i++) {
 		struct tap_ns *ns = ns_find(st, cookie);
 
@@ -662,7 +771,9 @@ static void ns_put(struct ifkitd *d, struct tap_ns *ns, bool dead)
 	bpf_map_delete_elem(st->cfg_fd, &ns->cookie);
 	ifkitd_watch_del(d, &ns->mon_w);
 	nl_close(&ns->mon);
+	ns->mon_w.fd = -1;	/* an event of this batch for it is skipped */
 	close(ns->ns_fd);
+	ns->ns_fd = -1;
 	st->idx_used &= ~(1ULL << ns->idx);
 	for (pp = &st->nss; *pp; pp = &(*pp)->next) {
 		if (*pp == ns) {
@@ -671,7 +782,11 @@ static void ns_put(struct ifkitd *d, struct tap_ns *ns, bool dead)
 		}
 	}
 	free(ns->ifs);
-	free(ns);
+	ns->ifs = NULL;
+	ns->nifs = ns->capifs = 0;
+	/* Freed later (timer_cb): the loader may still hold mon_w in this batch. */
+	ns->next = st->dead_new;
+	st->dead_new = ns;
 }
 
 /* ---- cgroup programs (socket owners) -------------------------------------- */
@@ -1011,7 +1126,7 @@ static int cmd_create(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, 
 	}
 	cgroup_attach(st);
 	if (fresh)
-		ns_rescan(d, ns);
+		ns_rescan(d, ns, false);
 	ns_update_cfg(ns);
 	return 0;
 }
@@ -1427,6 +1542,9 @@ void iptap_fini(struct ifkitd *d)
 		ifkitd_watch_del(d, &st->timer_w);
 		close(st->timer_fd);
 	}
+	/* After the event loop: nothing can dispatch to them any more. */
+	ns_free_list(st->dead_old);
+	ns_free_list(st->dead_new);
 	iptap_bpf__destroy(st->skel);
 	free(st);
 	d->iptap = NULL;
