@@ -50,6 +50,16 @@ void json_bool(struct json *j, const char *key, bool val);
 void json_null(struct json *j, const char *key);
 void json_end(struct json *j);
 
+/* `OBJECT show [NAME] [-j]` for any device kind; argv holds what follows "show". */
+struct cli_show {
+	const char *what;		/* "feth show", for messages */
+	enum ifkit_cmd cmd;
+	enum ifkit_item_type type;
+	size_t item_size;
+	void (*print)(struct cli *cli, const void *items, size_t n, struct json *j);
+};
+int cli_show(struct cli *cli, const struct cli_show *show, int argc, char **argv);
+
 int cmd_feth(struct cli *cli, int argc, char **argv);
 int cmd_utun(struct cli *cli, int argc, char **argv);
 int cmd_iptap(struct cli *cli, int argc, char **argv);

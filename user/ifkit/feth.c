@@ -121,52 +121,15 @@ static int need_name(const char *cmd, int argc, char **argv, int want)
 	return 0;
 }
 
-static int do_show(struct cli *cli, int argc, char **argv)
+static void print_items(struct cli *cli, const void *items, size_t n, struct json *j)
 {
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	void *items = NULL;
-	size_t n = 0;
-	const char *name = NULL;
-	int err;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			cli->json = true;
-		else if (!name && ifname_valid(argv[i]))
-			name = argv[i];
-		else {
-			fprintf(stderr, "ifkit: feth show: unexpected argument '%s'\n", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
-	ctl_req_init(&req, IFKIT_CMD_FETH_SHOW);
-	if (name)
-		strcpy(req.name, name);
-	err = cli_call(cli, &req, &rep, &items, &n, NULL);
-	if (err) {
-		cli_report(&rep, err, name ? name : "feth show");
-		return EXIT_FAIL;
-	}
-	if (n && (rep.item_type != IFKIT_ITEM_FETH || rep.item_size != sizeof(struct ifkit_feth_info))) {
-		free(items);
-		fprintf(stderr, "ifkit: feth show: unexpected answer\n");
-		return EXIT_FAIL;
-	}
-	if (cli->json) {
-		struct json j;
-
-		json_begin(&j, stdout);
-		json_arr_open(&j, NULL);
-		feth_print(cli, items, n, &j);
-		json_arr_close(&j);
-		json_end(&j);
-	} else {
-		feth_print(cli, items, n, NULL);
-	}
-	free(items);
-	return EXIT_OK;
+	feth_print(cli, items, n, j);
 }
+
+static const struct cli_show feth_show = {
+	.what = "feth show", .cmd = IFKIT_CMD_FETH_SHOW, .type = IFKIT_ITEM_FETH,
+	.item_size = sizeof(struct ifkit_feth_info), .print = print_items,
+};
 
 int cmd_feth(struct cli *cli, int argc, char **argv)
 {
@@ -184,7 +147,7 @@ int cmd_feth(struct cli *cli, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(argv[0], "show") || !strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
-		return do_show(cli, argc, argv);
+		return cli_show(cli, &feth_show, argc - 1, argv + 1);
 
 	what = argc > 1 ? argv[1] : "feth";
 	if (!strcmp(argv[0], "create")) {

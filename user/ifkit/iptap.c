@@ -58,53 +58,15 @@ void iptap_print(struct cli *cli, const struct ifkit_iptap_info *ti, size_t n, s
 	}
 }
 
-static int do_show(struct cli *cli, int argc, char **argv)
+static void print_items(struct cli *cli, const void *items, size_t n, struct json *j)
 {
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	void *items = NULL;
-	size_t n = 0;
-	const char *name = NULL;
-	int err;
-
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			cli->json = true;
-		else if (!name && ifname_valid(argv[i]))
-			name = argv[i];
-		else {
-			fprintf(stderr, "ifkit: iptap show: unexpected argument '%s'\n", argv[i]);
-			return EXIT_USAGE;
-		}
-	}
-	ctl_req_init(&req, IFKIT_CMD_IPTAP_SHOW);
-	if (name)
-		strcpy(req.name, name);
-	err = cli_call(cli, &req, &rep, &items, &n, NULL);
-	if (err) {
-		cli_report(&rep, err, name ? name : "iptap show");
-		return EXIT_FAIL;
-	}
-	if (n && (rep.item_type != IFKIT_ITEM_IPTAP ||
-		  rep.item_size != sizeof(struct ifkit_iptap_info))) {
-		free(items);
-		fprintf(stderr, "ifkit: iptap show: unexpected answer\n");
-		return EXIT_FAIL;
-	}
-	if (cli->json) {
-		struct json j;
-
-		json_begin(&j, stdout);
-		json_arr_open(&j, NULL);
-		iptap_print(cli, items, n, &j);
-		json_arr_close(&j);
-		json_end(&j);
-	} else {
-		iptap_print(cli, items, n, NULL);
-	}
-	free(items);
-	return EXIT_OK;
+	iptap_print(cli, items, n, j);
 }
+
+static const struct cli_show iptap_show = {
+	.what = "iptap show", .cmd = IFKIT_CMD_IPTAP_SHOW, .type = IFKIT_ITEM_IPTAP,
+	.item_size = sizeof(struct ifkit_iptap_info), .print = print_items,
+};
 
 int cmd_iptap(struct cli *cli, int argc, char **argv)
 {
@@ -123,7 +85,7 @@ int cmd_iptap(struct cli *cli, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(argv[0], "show") || !strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
-		return do_show(cli, argc, argv);
+		return cli_show(cli, &iptap_show, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "create")) {
 		if (argc > 2 || (argc == 2 && !ifname_valid(argv[1]))) {
 			fprintf(stderr, "ifkit: iptap create: expected at most one name (iptapN)\n");

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "ctl.h"
 #include "log.h"
+#include "names.h"
 
 static void usage(FILE *out)
 {
@@ -90,6 +91,54 @@ int cli_call(struct cli *cli, struct ifkit_req *req, struct ifkit_rep *rep,
 		snprintf(rep->msg, sizeof(rep->msg),
 			 "permission denied: root privileges required (Operation not permitted)");
 	return err;
+}
+
+int cli_show(struct cli *cli, const struct cli_show *show, int argc, char **argv)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	void *items = NULL;
+	size_t n = 0;
+	const char *name = NULL;
+	int err;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			cli->json = true;
+		} else if (!name && ifname_valid(argv[i]) && argv[i][0] != '-') {
+			name = argv[i];
+		} else {
+			fprintf(stderr, "ifkit: %s: unexpected argument '%s'\n", show->what, argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	ctl_req_init(&req, show->cmd);
+	if (name)
+		strcpy(req.name, name);
+	err = cli_call(cli, &req, &rep, &items, &n, NULL);
+	if (err) {
+		cli_report(&rep, err, name ? name : show->what);
+		free(items);
+		return EXIT_FAIL;
+	}
+	if (n && (rep.item_type != show->type || rep.item_size != show->item_size)) {
+		free(items);
+		fprintf(stderr, "ifkit: %s: unexpected answer\n", show->what);
+		return EXIT_FAIL;
+	}
+	if (cli->json) {
+		struct json j;
+
+		json_begin(&j, stdout);
+		json_arr_open(&j, NULL);
+		show->print(cli, items, n, &j);
+		json_arr_close(&j);
+		json_end(&j);
+	} else {
+		show->print(cli, items, n, NULL);
+	}
+	free(items);
+	return EXIT_OK;
 }
 
 int main(int argc, char **argv)

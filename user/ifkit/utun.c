@@ -86,51 +86,15 @@ void utun_print(struct cli *cli, const struct ifkit_utun_info *ui, size_t n, str
 	}
 }
 
-static int utun_show(struct cli *cli, int argc, char **argv)
+static void print_items(struct cli *cli, const void *items, size_t n, struct json *j)
 {
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	void *items = NULL;
-	size_t n = 0;
-	int err;
-
-	ctl_req_init(&req, IFKIT_CMD_UTUN_SHOW);
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
-			cli->json = true;
-		} else if (!req.name[0] && argv[i][0] != '-' && strlen(argv[i]) < sizeof(req.name)) {
-			strcpy(req.name, argv[i]);
-		} else {
-			fprintf(stderr, "ifkit: utun show: unexpected argument '%s'\n", argv[i]);
-			utun_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	err = cli_call(cli, &req, &rep, &items, &n, NULL);
-	if (err) {
-		cli_report(&rep, err, "utun show");
-		free(items);
-		return EXIT_FAIL;
-	}
-	if (n && (rep.item_type != IFKIT_ITEM_UTUN || rep.item_size != sizeof(struct ifkit_utun_info))) {
-		free(items);
-		fprintf(stderr, "ifkit: utun show: unexpected answer\n");
-		return EXIT_FAIL;
-	}
-	if (cli->json) {
-		struct json j;
-
-		json_begin(&j, stdout);
-		json_arr_open(&j, NULL);
-		utun_print(cli, items, n, &j);
-		json_arr_close(&j);
-		json_end(&j);
-	} else {
-		utun_print(cli, items, n, NULL);
-	}
-	free(items);
-	return EXIT_OK;
+	utun_print(cli, items, n, j);
 }
+
+static const struct cli_show utun_show = {
+	.what = "utun show", .cmd = IFKIT_CMD_UTUN_SHOW, .type = IFKIT_ITEM_UTUN,
+	.item_size = sizeof(struct ifkit_utun_info), .print = print_items,
+};
 
 static int parse_flags(const char *arg, uint32_t *flags)
 {
@@ -187,7 +151,7 @@ int cmd_utun(struct cli *cli, int argc, char **argv)
 		return argc == 0 ? EXIT_USAGE : EXIT_OK;
 	}
 	if (!strcmp(argv[0], "show") || !strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
-		return utun_show(cli, argc - 1, argv + 1);
+		return cli_show(cli, &utun_show, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "set"))
 		return utun_set(cli, argc - 1, argv + 1);
 	fprintf(stderr, "ifkit: utun: unknown command '%s'\n", argv[0]);
