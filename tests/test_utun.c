@@ -210,7 +210,8 @@ static int open_in(const char *ns, int unit, char *name)
 	return fd;
 }
 
-static int show_one(const char *name, struct ifkit_utun_info *out)
+/* Ask the loader for utun `name` ("" = all): 0 and the count, or -errno. */
+static int query_utuns(const char *name, struct ifkit_utun_info *first, size_t *count)
 {
 	struct ifkit_req req;
 	struct ifkit_rep rep;
@@ -224,28 +225,26 @@ static int show_one(const char *name, struct ifkit_utun_info *out)
 	snprintf(req.name, sizeof(req.name), "%s", name);
 	err = ctl_call(sock, &req, -1, &rep, &items, &n, NULL);
 	close(sock);
-	if (!err && n == 1)
-		memcpy(out, items, sizeof(*out));
-	else if (!err)
-		err = -ENOENT;
+	if (!err && n && first)
+		memcpy(first, items, sizeof(*first));
 	free(items);
+	*count = n;
 	return err;
+}
+
+static int show_one(const char *name, struct ifkit_utun_info *out)
+{
+	size_t n;
+	int err = query_utuns(name, out, &n);
+
+	return err ? err : n == 1 ? 0 : -ENOENT;
 }
 
 static int count_utuns(void)
 {
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	void *items = NULL;
-	size_t n = 0;
-	int sock = ctl_connect(L.sock), err;
+	size_t n;
+	int err = query_utuns("", NULL, &n);
 
-	if (sock < 0)
-		return sock;
-	ctl_req_init(&req, IFKIT_CMD_UTUN_SHOW);
-	err = ctl_call(sock, &req, -1, &rep, &items, &n, NULL);
-	close(sock);
-	free(items);
 	return err ? err : (int)n;
 }
 
