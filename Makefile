@@ -9,9 +9,18 @@ CC         ?= gcc
 PREFIX     ?= /usr/local
 RUN_ARGS   ?= -c etc/ifkitd.conf
 
+# `make V=1` shows every command.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -std=gnu11 -D_GNU_SOURCE
+# Header dependencies are generated next to each object (-MMD) and included below.
+DEPFLAGS   := -MMD -MP
 CPPFLAGS   += -Iinclude -Iuser/lib -I$(BUILD)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Iinclude -I$(BUILD)
 LDLIBS     += -lbpf -lxdp -lmnl -lelf -lz
@@ -63,39 +72,50 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 		cp vmlinux/vmlinux.h $@; \
 	fi
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h $(wildcard include/*.h) | $(DEPS_STAMP)
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(DEPS_STAMP)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/lib/%.o: user/lib/%.c $(wildcard user/lib/*.h include/*.h include/ifkit/*.h) | $(DEPS_STAMP)
+$(BUILD)/obj/lib/%.o: user/lib/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -fPIC -c $< -o $@
 
 $(LIBIFKIT): $(LIB_OBJS)
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
 
-$(BUILD)/obj/ifkitd/%.o: user/ifkitd/%.c $(SKELS) $(wildcard user/ifkitd/*.h user/lib/*.h include/*.h include/ifkit/*.h)
+# The loader and the tests include skeletons; the CLI does not need them.
+$(BUILD)/obj/ifkitd/%.o: user/ifkitd/%.c | $(SKELS) $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Iuser/ifkitd -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Iuser/ifkitd -c $< -o $@
 
-$(BUILD)/obj/ifkit/%.o: user/ifkit/%.c $(SKELS) $(wildcard user/ifkit/*.h user/lib/*.h include/*.h include/ifkit/*.h)
+$(BUILD)/obj/ifkit/%.o: user/ifkit/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Iuser/ifkit -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Iuser/ifkit -c $< -o $@
 
 $(BUILD)/ifkitd: $(IFKITD_OBJS) $(LIBIFKIT)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/ifkit: $(IFKIT_OBJS) $(LIBIFKIT)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c $(SKELS) $(wildcard tests/*.h user/lib/*.h include/*.h include/ifkit/*.h)
+$(BUILD)/tests/%.o: tests/%.c | $(SKELS) $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-format-truncation -Itests -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -Wno-format-truncation -Itests -c $< -o $@
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(TEST_HARNESS) $(TEST_EXTRA_LIBS) $(LIBIFKIT)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit
 
 # The loader in the foreground with the shipped config (Ctrl-C stops it).
 run: all
@@ -121,8 +141,13 @@ install: $(ALL_TARGETS)
 clean:
 	rm -rf $(BUILD)
 
-# Keep every intermediate (objects of test binaries included).
+# Keep every intermediate (objects of test binaries included); never keep a
+# half-written target of a failed command.
 .SECONDARY:
+.DELETE_ON_ERROR:
+
+# Header dependencies written by -MMD (absent on the first build: nothing to track yet).
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Fuzz the parsers that take outside input (libFuzzer + ASan/UBSan).
 FUZZ_SECS ?= 60

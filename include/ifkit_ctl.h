@@ -19,7 +19,7 @@
 #include <net/if.h>
 
 #define IFKIT_CTL_MAGIC		0x69666b74u	/* "ifkt" */
-#define IFKIT_CTL_VERSION	1
+#define IFKIT_CTL_VERSION	2
 #define IFKIT_DEFAULT_SOCK	"/run/ifkit/ifkitd.sock"
 #define IFKIT_DEFAULT_PIN_DIR	"/sys/fs/bpf/ifkit"
 #define IFKIT_DEFAULT_NETNS	"ifkit"
@@ -28,24 +28,43 @@
 /* Largest datagram either side sends; replies are split below it. */
 #define IFKIT_CTL_MAX_DGRAM	65536
 
+/*
+ * A command is (device kind, operation): the loader routes a request to the
+ * module of its kind (user/ifkitd/modules.c), so a kind's operations can
+ * grow without touching anyone else's numbers.
+ */
+enum ifkit_kind {
+	IFKIT_KIND_CORE = 0,
+	IFKIT_KIND_FETH,
+	IFKIT_KIND_UTUN,
+	IFKIT_KIND_IPTAP,
+	IFKIT_KIND_MAX
+};
+
+#define IFKIT_CMD(kind, op)	((__u16)(((kind) << 8) | (op)))
+#define IFKIT_CMD_KIND(cmd)	((unsigned int)(cmd) >> 8)
+#define IFKIT_CMD_OP(cmd)	((unsigned int)(cmd) & 0xff)
+
 enum ifkit_cmd {
-	IFKIT_CMD_STATUS = 1,		/* -> status item, then all devices */
-	IFKIT_CMD_FETH_CREATE,		/* name ("" = first free) */
-	IFKIT_CMD_FETH_DESTROY,		/* name */
-	IFKIT_CMD_FETH_PEER,		/* name, peer */
-	IFKIT_CMD_FETH_UNPEER,		/* name */
-	IFKIT_CMD_FETH_SET_MTU,		/* name, value = mtu */
-	IFKIT_CMD_FETH_SET_MEDIA,	/* name, value = media index */
-	IFKIT_CMD_FETH_SHOW,		/* name ("" = all) -> feth items */
-	IFKIT_CMD_UTUN_OPEN,		/* unit (-1 = any), value = flags */
-	IFKIT_CMD_UTUN_SET_FLAGS,	/* name, value = flags */
-	IFKIT_CMD_UTUN_GET_FLAGS,	/* name -> rep.value */
-	IFKIT_CMD_UTUN_SHOW,		/* name ("" = all) -> utun items */
-	IFKIT_CMD_IPTAP_CREATE,		/* name ("" = first free) */
-	IFKIT_CMD_IPTAP_DESTROY,	/* name */
-	IFKIT_CMD_IPTAP_SHOW,		/* name ("" = all) -> iptap items */
-	IFKIT_CMD_IPTAP_LISTEN,		/* name: this connection is a PKTAP reader until it closes */
-	IFKIT_CMD_MAX
+	IFKIT_CMD_STATUS		= IFKIT_CMD(IFKIT_KIND_CORE, 1),  /* -> status item */
+
+	IFKIT_CMD_FETH_CREATE		= IFKIT_CMD(IFKIT_KIND_FETH, 1),  /* name ("" = first free) */
+	IFKIT_CMD_FETH_DESTROY		= IFKIT_CMD(IFKIT_KIND_FETH, 2),  /* name */
+	IFKIT_CMD_FETH_PEER		= IFKIT_CMD(IFKIT_KIND_FETH, 3),  /* name, peer */
+	IFKIT_CMD_FETH_UNPEER		= IFKIT_CMD(IFKIT_KIND_FETH, 4),  /* name */
+	IFKIT_CMD_FETH_SET_MTU		= IFKIT_CMD(IFKIT_KIND_FETH, 5),  /* name, value = mtu */
+	IFKIT_CMD_FETH_SET_MEDIA	= IFKIT_CMD(IFKIT_KIND_FETH, 6),  /* name, value = media index */
+	IFKIT_CMD_FETH_SHOW		= IFKIT_CMD(IFKIT_KIND_FETH, 7),  /* name ("" = all) -> feth items */
+
+	IFKIT_CMD_UTUN_OPEN		= IFKIT_CMD(IFKIT_KIND_UTUN, 1),  /* unit (-1 = any), value = flags */
+	IFKIT_CMD_UTUN_SET_FLAGS	= IFKIT_CMD(IFKIT_KIND_UTUN, 2),  /* name, value = flags */
+	IFKIT_CMD_UTUN_GET_FLAGS	= IFKIT_CMD(IFKIT_KIND_UTUN, 3),  /* name -> rep.value */
+	IFKIT_CMD_UTUN_SHOW		= IFKIT_CMD(IFKIT_KIND_UTUN, 4),  /* name ("" = all) -> utun items */
+
+	IFKIT_CMD_IPTAP_CREATE		= IFKIT_CMD(IFKIT_KIND_IPTAP, 1), /* name ("" = first free) */
+	IFKIT_CMD_IPTAP_DESTROY		= IFKIT_CMD(IFKIT_KIND_IPTAP, 2), /* name */
+	IFKIT_CMD_IPTAP_SHOW		= IFKIT_CMD(IFKIT_KIND_IPTAP, 3), /* name ("" = all) -> iptap items */
+	IFKIT_CMD_IPTAP_LISTEN		= IFKIT_CMD(IFKIT_KIND_IPTAP, 4), /* name: this connection is a PKTAP reader until it closes */
 };
 
 #define IFKIT_REQ_F_JSON	0x1	/* unused by the loader; reserved for the CLI */

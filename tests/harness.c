@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <CUnit/Basic.h>
+#include "bpffs.h"
 #include "harness.h"
 
 #define H_MAX 256
@@ -42,6 +43,16 @@ const char *h_bin(const char *name)
 }
 
 bool h_is_root(void) { return geteuid() == 0; }
+
+int h_pin_dir(const char *tag, char *out, size_t len)
+{
+	int n = snprintf(out, len, "/sys/fs/bpf/ifkt%d-%s", (int)getpid(), tag);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	h_register_dir(out);
+	return bpffs_prepare(out);
+}
 
 void h_register_dir(const char *path)
 {

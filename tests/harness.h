@@ -65,6 +65,13 @@ bool h_wait_for(bool (*pred)(void *arg), void *arg, int timeout_ms);
 int h_enter_ns(const char *name);
 void h_leave_ns(void);
 
+/*
+ * A pin directory "/sys/fs/bpf/ifkt<pid>-<tag>" for this test, registered
+ * for removal.  Mounts bpffs on /sys/fs/bpf first when it is not there (a
+ * freshly booted machine has none), as ifkitd does.  0 or -errno.
+ */
+int h_pin_dir(const char *tag, char *out, size_t len);
+
 /* Remove this directory (rm -rf, e.g. a bpffs pin directory) at cleanup. */
 void h_register_dir(const char *path);
 

@@ -124,9 +124,11 @@ static void test_req_check(void)
 	req.magic = 0xdeadbeef;
 	CU_ASSERT_EQUAL(ctl_req_check(&req, sizeof(req), &why), -EPROTO);
 	ctl_req_init(&req, IFKIT_CMD_FETH_SHOW);
-	req.version = 2;
+	req.version = IFKIT_CTL_VERSION + 1;
 	CU_ASSERT_EQUAL(ctl_req_check(&req, sizeof(req), &why), -EPROTO);
-	ctl_req_init(&req, IFKIT_CMD_MAX);
+	ctl_req_init(&req, IFKIT_CMD(IFKIT_KIND_MAX, 1));
+	CU_ASSERT_EQUAL(ctl_req_check(&req, sizeof(req), &why), -EOPNOTSUPP);
+	ctl_req_init(&req, IFKIT_CMD(IFKIT_KIND_FETH, 0));
 	CU_ASSERT_EQUAL(ctl_req_check(&req, sizeof(req), &why), -EOPNOTSUPP);
 	ctl_req_init(&req, 0);
 	CU_ASSERT_EQUAL(ctl_req_check(&req, sizeof(req), &why), -EOPNOTSUPP);

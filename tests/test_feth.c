@@ -37,9 +37,7 @@ static int bpf_suite_init(void)
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	char out[64];
 
-	snprintf(B.pin_dir, sizeof(B.pin_dir), "/sys/fs/bpf/ifkt%d-bpf", (int)getpid());
-	h_register_dir(B.pin_dir);
-	if (h_sh("mkdir -p %s", B.pin_dir))
+	if (h_pin_dir("bpf", B.pin_dir, sizeof(B.pin_dir)))
 		return -1;
 	opts.pin_root_path = B.pin_dir;
 	if (h_ns_create("bpf", B.ns, sizeof(B.ns)))
@@ -363,10 +361,15 @@ static void test_errors(void)
 	/* usage errors exit 2 */
 	CU_ASSERT_EQUAL(h_ifkit(&E.l, NULL, out, sizeof(out), "feth peer feth0"), 2);
 	CU_ASSERT_EQUAL(h_ifkit(&E.l, NULL, out, sizeof(out), "feth frobnicate"), 2);
-	/* non-root caller -> EPERM from the loader */
+	/* non-root caller: changes -> EPERM from the loader; queries work (as `ip link show`) */
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "setpriv --reuid=65534 --regid=65534 "
-				 "--clear-groups %s -s %s feth show", h_bin("ifkit"), E.l.sock), 1);
+				 "--clear-groups %s -s %s feth create", h_bin("ifkit"), E.l.sock), 1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Operation not permitted"));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "setpriv --reuid=65534 --regid=65534 "
+				 "--clear-groups %s -s %s feth show feth0", h_bin("ifkit"), E.l.sock), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "feth0"));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "setpriv --reuid=65534 --regid=65534 "
+				 "--clear-groups %s -s %s status", h_bin("ifkit"), E.l.sock), 0);
 	/* no loader -> says so and how to start it */
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s -s %s feth show", h_bin("ifkit"),
 				 h_tmp("nosuch.sock")), 1);

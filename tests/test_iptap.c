@@ -271,9 +271,7 @@ static int bpf_init(void)
 	int fd;
 
 	B.ncpu = libbpf_num_possible_cpus();
-	snprintf(B.pin_dir, sizeof(B.pin_dir), "/sys/fs/bpf/ifkt%d-iptapbpf", (int)getpid());
-	h_register_dir(B.pin_dir);	/* removed even if init fails or the run is cut short */
-	if (h_sh("mkdir -p %s", B.pin_dir))
+	if (h_pin_dir("iptapbpf", B.pin_dir, sizeof(B.pin_dir)))
 		return -1;
 	opts.pin_root_path = B.pin_dir;
 	if (h_ns_create("ipb", B.ns, sizeof(B.ns)))

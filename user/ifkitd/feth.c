@@ -447,7 +447,7 @@ static int cmd_show(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, st
 	return reply_add_item(r, IFKIT_ITEM_FETH, &info, sizeof(info));
 }
 
-int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+static int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		struct reply *r)
 {
 	struct feth_dev a, b;
@@ -506,7 +506,7 @@ int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
  * A hidden end disappeared (its feth was deleted with `ip link del`, or the
  * namespace holding the feth died): forget it and unpeer its partner.
  */
-void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
+static void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
 {
 	struct feth_port_key key = { .hidden_ifindex = (__u32)link->ifindex };
 	struct feth_port port;
@@ -529,7 +529,7 @@ void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted
 	}
 }
 
-void feth_resync(struct ifkitd *d)
+static void feth_resync(struct ifkitd *d)
 {
 	struct feth_port_key key, next, *prev = NULL;
 	struct feth_port port;
@@ -603,7 +603,7 @@ static void prune_table(struct ifkitd *d)
 	}
 }
 
-int feth_init(struct ifkitd *d)
+static int feth_init(struct ifkitd *d)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
 	struct adopt_ctx ac = { .d = d };
@@ -640,7 +640,7 @@ int feth_init(struct ifkitd *d)
 	return 0;
 }
 
-void feth_fini(struct ifkitd *d)
+static void feth_fini(struct ifkitd *d)
 {
 	if (!d->feth)
 		return;
@@ -650,7 +650,7 @@ void feth_fini(struct ifkitd *d)
 	d->feth = NULL;
 }
 
-int feth_count(struct ifkitd *d)
+static int feth_count(struct ifkitd *d)
 {
 	struct show_ctx sc = { .d = d };
 
@@ -668,7 +668,20 @@ static int teardown_one(const struct link_info *link, void *arg)
 	return 0;
 }
 
-int feth_teardown(struct ifkitd *d)
+static int feth_teardown(struct ifkitd *d)
 {
 	return nl_link_dump(&d->nl, teardown_one, d);
 }
+
+const struct ifkitd_module feth_module = {
+	.name = "feth",
+	.kind = IFKIT_KIND_FETH,
+	.init = feth_init,
+	.fini = feth_fini,
+	.handle = feth_handle,
+	.unpriv_ops = IFKITD_OP_BIT(IFKIT_CMD_FETH_SHOW),
+	.link_event = feth_link_event,
+	.resync = feth_resync,
+	.count = feth_count,
+	.teardown = feth_teardown,
+};

@@ -71,6 +71,7 @@ struct ifkitd {
 	unsigned int nclients, nclients_unpriv;
 	struct client *dead_clients;	/* closed, freed after the event batch */
 	uint64_t start_ms;
+	size_t modules_up;	/* ifkitd_modules[0..modules_up) were initialised */
 	bool stop;
 
 	struct feth_state *feth;
@@ -106,35 +107,43 @@ int reply_add_item(struct reply *r, enum ifkit_item_type type, const void *item,
 typedef int (*req_handler)(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
 			   int ns_fd, struct reply *r);
 
-/* Device modules: init adopts what the kernel already has. */
-int feth_init(struct ifkitd *d);
-void feth_fini(struct ifkitd *d);
-void feth_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
-/* After lost link events: forget feths whose hidden end is gone, unpeer partners. */
-void feth_resync(struct ifkitd *d);
-int feth_count(struct ifkitd *d);
-int feth_teardown(struct ifkitd *d);
-int feth_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
-		struct reply *r);
+/*
+ * A device module: one row per kind of device (iproute2's struct link_util).
+ * The core calls only through this table; adding a kind means its own files
+ * plus one row in modules.c.  Every hook is optional.
+ */
+struct ifkitd_module {
+	const char *name;
+	enum ifkit_kind kind;
+	/* Load programs, adopt what the kernel already has. */
+	int (*init)(struct ifkitd *d);
+	void (*fini)(struct ifkitd *d);
+	/* Requests of this kind (after privilege checks); r filled, 0 or -errno. */
+	req_handler handle;
+	/* Operations (IFKIT_CMD_OP) a non-root caller may run: bit op set. */
+	uint32_t unpriv_ops;
+	/* A link of the private namespace appeared, changed or went away. */
+	void (*link_event)(struct ifkitd *d, const struct link_info *link, int deleted);
+	/* After lost link events: forget what the kernel no longer has. */
+	void (*resync)(struct ifkitd *d);
+	/* Devices of this kind, for status. */
+	int (*count)(struct ifkitd *d);
+	/* ifkitd --teardown: remove every device of this kind. */
+	int (*teardown)(struct ifkitd *d);
+};
 
-int utun_init(struct ifkitd *d);
-void utun_fini(struct ifkitd *d);
-void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
-/* After lost link events: remove utuns whose hidden end is gone. */
-void utun_resync(struct ifkitd *d);
-int utun_count(struct ifkitd *d);
-int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
-		struct reply *r);
+/* Run one request (control connection, or c == NULL for the config file). */
+int ifkitd_dispatch(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		    struct reply *r);
+/* Apply d->config_path (a missing default file is not an error). */
+int ifkitd_apply_config(struct ifkitd *d);
 
-int iptap_init(struct ifkitd *d);
-void iptap_fini(struct ifkitd *d);
-void iptap_link_event(struct ifkitd *d, const struct link_info *link, int deleted);
-int iptap_count(struct ifkitd *d);
-int iptap_teardown(struct ifkitd *d);
-int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
-		 struct reply *r);
+#define IFKITD_OP_BIT(cmd)	(1u << IFKIT_CMD_OP(cmd))
 
-/* Config file: each line is an `ifkit` command without the program name. */
-int config_apply(struct ifkitd *d, const char *path);
+extern const struct ifkitd_module feth_module, utun_module, iptap_module;
+/* Every module, NULL-terminated, in init order (modules.c). */
+extern const struct ifkitd_module *const ifkitd_modules[];
+const struct ifkitd_module *ifkitd_module_of(enum ifkit_kind kind);
+
 
 #endif

@@ -1272,7 +1272,7 @@ static int cmd_listen(struct ifkitd *d, struct client *c, const struct ifkit_req
 	return 0;
 }
 
-int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+static int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		 struct reply *r)
 {
 	struct iptap_dev *v;
@@ -1298,13 +1298,13 @@ int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req
 	return reply_error(r, -EOPNOTSUPP, "unknown iptap command");
 }
 
-void iptap_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
+static void iptap_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
 {
 	/* Link events of the private namespace: nothing is tapped there. */
 	(void)d, (void)link, (void)deleted;
 }
 
-int iptap_count(struct ifkitd *d)
+static int iptap_count(struct ifkitd *d)
 {
 	int n = 0;
 
@@ -1450,7 +1450,7 @@ static void map_clear(int fd, size_t key_size)
 	}
 }
 
-int iptap_init(struct ifkitd *d)
+static int iptap_init(struct ifkitd *d)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
 	struct iptap_state *st;
@@ -1527,7 +1527,7 @@ int iptap_init(struct ifkitd *d)
 	return 0;
 }
 
-void iptap_fini(struct ifkitd *d)
+static void iptap_fini(struct ifkitd *d)
 {
 	struct iptap_state *st = d->iptap;
 
@@ -1550,7 +1550,7 @@ void iptap_fini(struct ifkitd *d)
 	d->iptap = NULL;
 }
 
-int iptap_teardown(struct ifkitd *d)
+static int iptap_teardown(struct ifkitd *d)
 {
 	char path[512];
 	int fd;
@@ -1564,3 +1564,15 @@ int iptap_teardown(struct ifkitd *d)
 	close(fd);
 	return 0;
 }
+
+const struct ifkitd_module iptap_module = {
+	.name = "iptap",
+	.kind = IFKIT_KIND_IPTAP,
+	.init = iptap_init,
+	.fini = iptap_fini,
+	.handle = iptap_handle,
+	.unpriv_ops = IFKITD_OP_BIT(IFKIT_CMD_IPTAP_SHOW),
+	.link_event = iptap_link_event,
+	.count = iptap_count,
+	.teardown = iptap_teardown,
+};

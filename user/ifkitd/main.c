@@ -30,163 +30,6 @@
 #include "log.h"
 #include "netns.h"
 
-uint64_t ifkitd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int ifkitd_watch_add(struct ifkitd *d, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events ? events : EPOLLIN, .data.ptr = w };
-
-	return epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, w->fd, &ev) < 0 ? -errno : 0;
-}
-
-void ifkitd_watch_del(struct ifkitd *d, struct watch *w)
-{
-	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
-}
-
-int ifkitd_in_netns(struct ifkitd *d, int ns_fd, int (*fn)(void *arg), void *arg)
-{
-	int ret;
-
-	if (setns(ns_fd, CLONE_NEWNET) < 0)
-		return -errno;
-	ret = fn(arg);
-	if (setns(d->priv_ns_fd, CLONE_NEWNET) < 0) {
-		/* Every later request would run in the wrong namespace. */
-		pr_err("cannot return to the private namespace: %s", strerror(errno));
-		abort();
-	}
-	return ret;
-}
-
-struct nl_open_arg {
-	struct nl_sock *nl;
-};
-
-static int nl_open_fn(void *arg)
-{
-	return nl_open(((struct nl_open_arg *)arg)->nl);
-}
-
-int ifkitd_nl_open_in(struct ifkitd *d, int ns_fd, struct nl_sock *nl)
-{
-	struct nl_open_arg arg = { nl };
-
-	return ifkitd_in_netns(d, ns_fd, nl_open_fn, &arg);
-}
-
-int ifkitd_link_set_in(struct ifkitd *d, int ns_fd, int ifindex, const struct link_change *chg)
-{
-	struct nl_sock nl;
-	int err = ifkitd_nl_open_in(d, ns_fd, &nl);
-
-	if (err)
-		return err;
-	err = nl_link_set(&nl, ifindex, -1, chg);
-	if (err && nl.errmsg[0])
-		snprintf(d->nl.errmsg, sizeof(d->nl.errmsg), "%s", nl.errmsg);
-	nl_close(&nl);
-	return err;
-}
-
-static int try_ns(struct ifkitd *d, const char *path, int nsid, ino_t *seen, size_t *nseen)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) == 0) {
-		for (size_t i = 0; i < *nseen; i++) {
-			if (seen[i] == st.st_ino) {
-				close(fd);
-				return -1;
-			}
-		}
-		if (*nseen < 1024)
-			seen[(*nseen)++] = st.st_ino;
-		if (nl_netns_id(&d->nl, fd) == nsid)
-			return fd;
-	}
-	close(fd);
-	return -1;
-}
-
-int ifkitd_netns_by_nsid(struct ifkitd *d, int nsid)
-{
-	static const char *const roots[] = { NETNS_RUN_DIR, "/proc" };
-	ino_t *seen;
-	size_t nseen = 0;
-	int found = -ENOENT;
-
-	if (nsid < 0)
-		return -EINVAL;
-	seen = calloc(1024, sizeof(*seen));
-	if (!seen)
-		return -ENOMEM;
-	/* Named namespaces first (cheap), then every process's. */
-	for (size_t r = 0; r < 2 && found < 0; r++) {
-		DIR *dir = opendir(roots[r]);
-		struct dirent *de;
-		char path[300];
-
-		while (dir && found < 0 && (de = readdir(dir))) {
-			if (de->d_name[0] == '.' || (r == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9')))
-				continue;
-			if (r == 0)
-				snprintf(path, sizeof(path), "%s/%s", roots[r], de->d_name);
-			else
-				snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-			found = try_ns(d, path, nsid, seen, &nseen);
-			if (found < 0)
-				found = -ENOENT;
-		}
-		if (dir)
-			closedir(dir);
-	}
-	free(seen);
-	return found;
-}
-
-int reply_error(struct reply *r, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->hdr.error = err;
-	if (fmt) {
-		va_start(ap, fmt);
-		vsnprintf(r->hdr.msg, sizeof(r->hdr.msg), fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
-int reply_add_item(struct reply *r, enum ifkit_item_type type, const void *item, size_t size)
-{
-	if (r->count && (r->hdr.item_type != type || r->hdr.item_size != size))
-		return -EINVAL;
-	if (r->count == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		char *grown = realloc(r->items, cap * size);
-
-		if (!grown)
-			return -ENOMEM;
-		r->items = grown;
-		r->cap = cap;
-	}
-	memcpy(r->items + r->count * size, item, size);
-	r->count++;
-	r->hdr.item_type = (__u16)type;
-	r->hdr.item_size = (__u32)size;
-	return 0;
-}
-
 /* Send r in as many datagrams as its items need; never blocks on a slow reader. */
 static int reply_send(int sock, struct reply *r)
 {
@@ -226,6 +69,13 @@ static int reply_send(int sock, struct reply *r)
 	return err;
 }
 
+static int module_count(struct ifkitd *d, enum ifkit_kind kind)
+{
+	const struct ifkitd_module *m = ifkitd_module_of(kind);
+
+	return m && m->count ? m->count(d) : 0;
+}
+
 static int handle_status(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
 			 int ns_fd, struct reply *r)
 {
@@ -233,9 +83,9 @@ static int handle_status(struct ifkitd *d, struct client *c, const struct ifkit_
 
 	(void)c, (void)req, (void)ns_fd;
 	st.pid = (__u32)getpid();
-	st.feth_count = (__u32)feth_count(d);
-	st.utun_count = (__u32)utun_count(d);
-	st.iptap_count = (__u32)iptap_count(d);
+	st.feth_count = (__u32)module_count(d, IFKIT_KIND_FETH);
+	st.utun_count = (__u32)module_count(d, IFKIT_KIND_UTUN);
+	st.iptap_count = (__u32)module_count(d, IFKIT_KIND_IPTAP);
 	st.uptime_ms = ifkitd_now_ms() - d->start_ms;
 	snprintf(st.pin_dir, sizeof(st.pin_dir), "%s", d->pin_dir);
 	snprintf(st.netns, sizeof(st.netns), "%s", d->netns_name);
@@ -243,26 +93,39 @@ static int handle_status(struct ifkitd *d, struct client *c, const struct ifkit_
 	return reply_add_item(r, IFKIT_ITEM_STATUS, &st, sizeof(st));
 }
 
-static req_handler handler_for(unsigned int cmd)
+/* The core's own commands: status. */
+static req_handler core_handler(unsigned int cmd)
 {
-	switch (cmd) {
-	case IFKIT_CMD_STATUS:
-		return handle_status;
-	case IFKIT_CMD_FETH_CREATE ... IFKIT_CMD_FETH_SHOW:
-		return feth_handle;
-	case IFKIT_CMD_UTUN_OPEN ... IFKIT_CMD_UTUN_SHOW:
-		return utun_handle;
-	case IFKIT_CMD_IPTAP_CREATE ... IFKIT_CMD_IPTAP_LISTEN:
-		return iptap_handle;
-	}
-	return NULL;
+	return cmd == IFKIT_CMD_STATUS ? handle_status : NULL;
+}
+
+/* May a caller with this uid run cmd?  Changes are root's; queries are anyone's. */
+static bool cmd_permitted(unsigned int cmd, uid_t uid)
+{
+	const struct ifkitd_module *m;
+
+	if (uid == 0 || cmd == IFKIT_CMD_STATUS)
+		return true;
+	m = ifkitd_module_of(IFKIT_CMD_KIND(cmd));
+	return m && (m->unpriv_ops & IFKITD_OP_BIT(cmd));
+}
+
+/* Is ns_fd ifkit's own private namespace?  Nothing of a user's may live there. */
+static bool is_private_netns(struct ifkitd *d, int ns_fd)
+{
+	struct stat a, b;
+
+	return ns_fd >= 0 && fstat(ns_fd, &a) == 0 && fstat(d->priv_ns_fd, &b) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 /* Run one request; used for control connections and for the config file. */
-static int dispatch(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+int ifkitd_dispatch(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		    struct reply *r)
 {
-	req_handler h = handler_for(req->cmd);
+	const struct ifkitd_module *m = ifkitd_module_of(IFKIT_CMD_KIND(req->cmd));
+	req_handler h = IFKIT_CMD_KIND(req->cmd) == IFKIT_KIND_CORE ? core_handler(req->cmd) :
+			m ? m->handle : NULL;
 	int err;
 
 	r->hdr.magic = IFKIT_CTL_MAGIC;
@@ -271,7 +134,11 @@ static int dispatch(struct ifkitd *d, struct client *c, const struct ifkit_req *
 	r->hdr.seq = req->seq;
 	r->fd = -1;
 	if (!h)
-		return reply_error(r, -EOPNOTSUPP, "unknown command %u", req->cmd);
+		return reply_error(r, -EOPNOTSUPP, "unknown command %#x", req->cmd);
+	if (is_private_netns(d, ns_fd))
+		return reply_error(r, -EINVAL,
+				   "namespace %s is ifkit's private namespace: devices cannot live there",
+				   d->netns_name);
 	err = h(d, c, req, ns_fd, r);
 	if (err && !r->hdr.error)
 		reply_error(r, err, NULL);
@@ -352,19 +219,19 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		}
 		reply_error(&r, err, "malformed request: %s", why ? why : "too long");
 		pr_warn("client pid %d: malformed request: %s", c->pid, why ? why : "too long");
-	} else if (c->uid != 0) {
+	} else if (!cmd_permitted(in.req.cmd, c->uid)) {
 		r.hdr.cmd = in.req.cmd;
 		r.hdr.seq = in.req.seq;
 		reply_error(&r, -EPERM, "root privileges required");
 	} else {
-		dispatch(d, c, &in.req, ns_fd, &r);
+		ifkitd_dispatch(d, c, &in.req, ns_fd, &r);
 	}
 	if (ns_fd >= 0)
 		close(ns_fd);
 	/* A descriptor in r.fd is lent by the module, which keeps its own copy. */
 	err = reply_send(w->fd, &r);
 	free(r.items);
-	if (err || c->uid != 0)	/* a refused caller has nothing more to say */
+	if (err || r.hdr.error == -EPERM)	/* a refused caller has nothing more to say */
 		client_free(d, c);
 }
 
@@ -431,9 +298,9 @@ static int resync_link(const struct link_info *link, void *arg)
 {
 	struct ifkitd *d = arg;
 
-	feth_link_event(d, link, 0);
-	utun_link_event(d, link, 0);
-	iptap_link_event(d, link, 0);
+	for (size_t i = 0; ifkitd_modules[i]; i++)
+		if (ifkitd_modules[i]->link_event)
+			ifkitd_modules[i]->link_event(d, link, 0);
 	return 0;
 }
 
@@ -441,9 +308,9 @@ static int on_link_event(const struct link_info *link, int deleted, void *arg)
 {
 	struct ifkitd *d = arg;
 
-	feth_link_event(d, link, deleted);
-	utun_link_event(d, link, deleted);
-	iptap_link_event(d, link, deleted);
+	for (size_t i = 0; ifkitd_modules[i]; i++)
+		if (ifkitd_modules[i]->link_event)
+			ifkitd_modules[i]->link_event(d, link, deleted);
 	return 0;
 }
 
@@ -457,8 +324,9 @@ static void monitor_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		/* Deletions may be among the lost events: each module re-checks. */
 		pr_warn("link events lost; resynchronising");
 		nl_link_dump(&d->nl, resync_link, d);
-		feth_resync(d);
-		utun_resync(d);
+		for (size_t i = 0; ifkitd_modules[i]; i++)
+			if (ifkitd_modules[i]->resync)
+				ifkitd_modules[i]->resync(d);
 	}
 }
 
@@ -543,52 +411,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-static int apply_config(struct ifkitd *d)
-{
-	char line[512], err[160];
-	unsigned int lineno = 0;
-	FILE *f;
-
-	if (!d->config_path)
-		return 0;
-	f = fopen(d->config_path, "re");
-	if (!f) {
-		int err = -errno;
-
-		/* No default config installed: start empty.  A named one must exist. */
-		if (err == -ENOENT && !d->config_explicit) {
-			pr_info("%s: not found, no devices created at start", d->config_path);
-			return 0;
-		}
-		pr_err("%s: %s", d->config_path, strerror(-err));
-		return err;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		struct ifkit_req req;
-		struct reply r = { .fd = -1 };
-		int ret;
-
-		lineno++;
-		ret = config_parse_line(line, &req, err, sizeof(err));
-		if (ret == 1)
-			continue;
-		if (ret < 0) {
-			pr_err("%s:%u: %s", d->config_path, lineno, err);
-			continue;
-		}
-		ret = dispatch(d, NULL, &req, d->home_ns_fd, &r);
-		/* A restarted loader finds its devices already there: that is fine. */
-		if (ret && ret != -EEXIST && !(req.cmd == IFKIT_CMD_FETH_PEER && ret == -EBUSY))
-			pr_err("%s:%u: %s", d->config_path, lineno,
-			       r.hdr.msg[0] ? r.hdr.msg : strerror(-ret));
-		else if (!ret && r.hdr.name[0])
-			pr_info("%s:%u: created %s", d->config_path, lineno, r.hdr.name);
-		free(r.items);
-	}
-	fclose(f);
-	return 0;
-}
-
 /* --teardown: remove every device, pin and the private namespace. */
 static int teardown(struct ifkitd *d)
 {
@@ -599,8 +421,13 @@ static int teardown(struct ifkitd *d)
 	} else if (err) {
 		pr_err("namespace %s: %s", d->netns_name, strerror(-err));
 	} else if (!(err = nl_open(&d->nl))) {
-		iptap_teardown(d);
-		feth_teardown(d);
+		size_t n = 0;
+
+		while (ifkitd_modules[n])
+			n++;
+		while (n--)	/* reverse init order: taps before the devices they tap */
+			if (ifkitd_modules[n]->teardown)
+				ifkitd_modules[n]->teardown(d);
 		nl_close(&d->nl);
 	}
 	bpffs_remove_dir(d->pin_dir);
@@ -730,12 +557,18 @@ static int setup(struct ifkitd *d)
 	    (err = ifkitd_watch_add(d, &d->mon_w, 0)))
 		return err;
 
-	err = feth_init(d);
-	if (!err)
-		err = utun_init(d);
-	if (!err)
-		err = iptap_init(d);
-	return err;
+	for (size_t i = 0; ifkitd_modules[i]; i++) {
+		/* fini runs for a module whose init failed half-way, too. */
+		d->modules_up = i + 1;
+		if (!ifkitd_modules[i]->init)
+			continue;
+		err = ifkitd_modules[i]->init(d);
+		if (err) {
+			pr_err("%s: %s", ifkitd_modules[i]->name, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 static void cleanup(struct ifkitd *d)
@@ -743,9 +576,9 @@ static void cleanup(struct ifkitd *d)
 	while (d->clients)
 		client_free(d, d->clients);
 	reap_clients(d);
-	iptap_fini(d);
-	utun_fini(d);
-	feth_fini(d);
+	while (d->modules_up--)
+		if (ifkitd_modules[d->modules_up]->fini)
+			ifkitd_modules[d->modules_up]->fini(d);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		unlink(d->sock_path);
@@ -788,7 +621,7 @@ int main(int argc, char **argv)
 	d.start_ms = ifkitd_now_ms();
 	err = setup(&d);
 	if (!err)
-		err = apply_config(&d);
+		err = ifkitd_apply_config(&d);
 	if (err) {
 		cleanup(&d);
 		return 1;

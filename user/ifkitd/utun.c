@@ -994,7 +994,7 @@ static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_in
 	free(pc);
 }
 
-int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		struct reply *r)
 {
 	struct ifkit_utun_info info;
@@ -1080,7 +1080,7 @@ static void ev_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 }
 
 /* The hidden end went away (utunN deleted, or its namespace died). */
-void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
+static void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted)
 {
 	if (!d->utun || !deleted)
 		return;
@@ -1098,7 +1098,7 @@ void utun_link_event(struct ifkitd *d, const struct link_info *link, int deleted
  * After lost link events: take down every utun whose hidden end no longer
  * exists, the way a deletion event would have.
  */
-void utun_resync(struct ifkitd *d)
+static void utun_resync(struct ifkitd *d)
 {
 	struct utun_dev *u, *next;
 
@@ -1134,7 +1134,7 @@ static int purge_one(const struct link_info *link, void *arg)
 	return 0;
 }
 
-int utun_init(struct ifkitd *d)
+static int utun_init(struct ifkitd *d)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
 	struct utun_state *s;
@@ -1176,7 +1176,7 @@ int utun_init(struct ifkitd *d)
 	return ifkitd_watch_add(d, &s->ev_w, 0);
 }
 
-void utun_fini(struct ifkitd *d)
+static void utun_fini(struct ifkitd *d)
 {
 	struct utun_state *s = d->utun;
 
@@ -1193,7 +1193,7 @@ void utun_fini(struct ifkitd *d)
 	d->utun = NULL;
 }
 
-int utun_count(struct ifkitd *d)
+static int utun_count(struct ifkitd *d)
 {
 	int n = 0;
 
@@ -1203,3 +1203,15 @@ int utun_count(struct ifkitd *d)
 		n++;
 	return n;
 }
+
+const struct ifkitd_module utun_module = {
+	.name = "utun",
+	.kind = IFKIT_KIND_UTUN,
+	.init = utun_init,
+	.fini = utun_fini,
+	.handle = utun_handle,
+	.unpriv_ops = IFKITD_OP_BIT(IFKIT_CMD_UTUN_SHOW),
+	.link_event = utun_link_event,
+	.resync = utun_resync,
+	.count = utun_count,
+};

@@ -33,7 +33,7 @@ int ctl_req_check(const void *buf, size_t len, const char **why)
 		return set_why(why, "bad magic", -EPROTO);
 	if (req->version != IFKIT_CTL_VERSION)
 		return set_why(why, "unsupported protocol version", -EPROTO);
-	if (req->cmd == 0 || req->cmd >= IFKIT_CMD_MAX)
+	if (IFKIT_CMD_OP(req->cmd) == 0 || IFKIT_CMD_KIND(req->cmd) >= IFKIT_KIND_MAX)
 		return set_why(why, "unknown command", -EOPNOTSUPP);
 	if (!memchr(req->name, '\0', sizeof(req->name)) ||
 	    !memchr(req->peer, '\0', sizeof(req->peer)))
