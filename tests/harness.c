@@ -34,6 +34,8 @@ static struct {
 	int home_ns;
 	pid_t owner;
 	int cleaning;
+	CU_pTest last_skipped;
+	unsigned int skipped_passing;	/* tests that called h_skip and did not fail */
 } H = { .home_ns = -1 };
 
 const char *h_bin(const char *name)
@@ -420,6 +422,29 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+void h_skip(const char *fmt, ...)
+{
+	CU_pTest test = CU_get_current_test();
+	va_list ap;
+
+	printf("\n    SKIPPED: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (test && test != H.last_skipped) {
+		bool failed_already = false;
+
+		H.last_skipped = test;
+		for (CU_pFailureRecord f = CU_get_failure_list(); f; f = f->pNext)
+			if (f->pTest == test)
+				failed_already = true;
+		/* A test that already failed stays failed; otherwise it is not a pass. */
+		if (!failed_already)
+			H.skipped_passing++;
+	}
+}
+
 int h_main(int argc, char **argv, void (*add_suites)(void))
 {
 	const char *build = getenv("BUILD");
@@ -466,13 +491,18 @@ int h_main(int argc, char **argv, void (*add_suites)(void))
 		 * whose set-up failed ran none of its tests: each counts as failed,
 		 * so a broken environment can never pass silently.
 		 */
-		unsigned int skipped = s->nSuitesFailed ?
+		unsigned int not_run = s->nSuitesFailed ?
 			CU_get_registry()->uiNumberOfTests - s->nTestsRun : 0;
+		unsigned int passed = s->nTestsRun - s->nTestsFailed;
+
 		if (s->nSuitesFailed)
 			printf("%u suite(s) failed to set up; their %u test(s) count as failed\n",
-			       s->nSuitesFailed, skipped);
-		printf("IFKIT-RESULT %u %u\n", s->nTestsRun - s->nTestsFailed,
-		       s->nTestsFailed + skipped + (s->nSuitesFailed && !skipped ? 1 : 0));
+			       s->nSuitesFailed, not_run);
+		/* A skipped test neither passed nor failed (unless it failed before skipping). */
+		passed = passed >= H.skipped_passing ? passed - H.skipped_passing : 0;
+		printf("IFKIT-RESULT %u %u %u\n", passed,
+		       s->nTestsFailed + not_run + (s->nSuitesFailed && !not_run ? 1 : 0),
+		       H.skipped_passing);
 	}
 	CU_cleanup_registry();
 	h_cleanup_all();

@@ -81,6 +81,14 @@ const char *h_tmp(const char *name);
 /* Remove everything registered (idempotent). */
 void h_cleanup_all(void);
 
+/*
+ * Mark the running test skipped because a prerequisite is really missing
+ * (print the reason; return from the test right after).  It counts as
+ * skipped, not passed; under CI=true tests/run.sh fails a run with skips in
+ * the core suites.
+ */
+void h_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Skip a test with a message when a condition is not met (not root, ...). */
 bool h_is_root(void);
 
