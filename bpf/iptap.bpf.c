@@ -90,6 +90,36 @@ struct {
 } iptap_events SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IPTAP_MAX_READERS);
+	__type(key, __u32);
+	__type(value, struct iptap_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iptap_filters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IPTAP_MAX_READERS);
+	__type(key, __u32);
+	__type(value, struct iptap_reader_stat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iptap_reader_stats SEC(".maps");
+
+/* The cBPF interpreter's machine: packet bytes, registers, scratch memory. */
+struct cbpf_vm {
+	__u32 a, x, pc, len, wirelen, verdict, slot, done;
+	__u32 mem[16];
+	__u8  pkt[IPTAP_FILTER_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cbpf_vm);
+} iptap_vm SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
 	__type(key, int);
@@ -145,17 +175,16 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l2, struct flow *f
 	return 0;
 }
 
-static __always_inline void owner_copy(struct pktap_header *h, const struct iptap_owner *o)
-{
-	h->pth_pid = (__s32)o->pid;
-	h->pth_epid = (__s32)o->pid;
-	__builtin_memcpy(h->pth_comm, o->comm, 16);
-	__builtin_memcpy(h->pth_ecomm, o->comm, 16);
-}
+/* The socket owner of a packet, and its priority (for pth_svc). */
+struct who {
+	struct iptap_owner o;
+	__u32 found;
+	__u32 prio;
+};
 
 /* The local socket this packet belongs to, found by its 4-tuple. */
 static __always_inline void owner_lookup(struct __sk_buff *skb, const struct flow *f, int out,
-					 struct pktap_header *h)
+					 struct who *w)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
@@ -189,10 +218,355 @@ static __always_inline void owner_lookup(struct __sk_buff *skb, const struct flo
 		sk = bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return;
+	w->prio = sk->priority;
 	o = bpf_sk_storage_get(&iptap_sk_owner, sk, 0, 0);
-	if (o)
-		owner_copy(h, o);
+	if (o) {
+		w->o = *o;
+		w->found = 1;
+	}
 	bpf_sk_release(sk);
+}
+
+static __always_inline void owner_find(struct __sk_buff *skb, const struct flow *f, int out,
+				       struct who *w)
+{
+	struct bpf_sock *sk = out ? skb->sk : NULL;
+	struct iptap_owner *o = NULL;
+
+	if (out)
+		w->prio = skb->priority;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk)
+		o = bpf_sk_storage_get(&iptap_sk_owner, sk, 0, 0);
+	if (o) {
+		w->o = *o;
+		w->found = 1;
+	} else {
+		owner_lookup(skb, f, out, w);
+	}
+}
+
+/* Linux priority (TC_PRIO_*) -> Apple service class; see include/iptap.h. */
+static __always_inline __u32 prio_to_svc(__u32 prio)
+{
+	switch (prio) {
+	case 1: return PKTAP_SO_TC_BK_SYS;	/* TC_PRIO_FILLER */
+	case 2: return PKTAP_SO_TC_BK;		/* TC_PRIO_BULK */
+	case 4: return PKTAP_SO_TC_RD;		/* TC_PRIO_INTERACTIVE_BULK */
+	case 5: return PKTAP_SO_TC_VI;
+	case 6: return PKTAP_SO_TC_VO;		/* TC_PRIO_INTERACTIVE */
+	case 7: return PKTAP_SO_TC_CTL;		/* TC_PRIO_CONTROL */
+	default: return PKTAP_SO_TC_BE;		/* 0 BESTEFFORT, 3, and the rest */
+	}
+}
+
+/* ---- classic BPF interpreter (pcap-filter expressions in the kernel) ---- */
+
+#define CB_CLASS(c)	((c) & 0x07)
+#define CB_LD		0x00
+#define CB_LDX		0x01
+#define CB_ST		0x02
+#define CB_STX		0x03
+#define CB_ALU		0x04
+#define CB_JMP		0x05
+#define CB_RET		0x06
+#define CB_MISC		0x07
+#define CB_SIZE(c)	((c) & 0x18)
+#define CB_W		0x00
+#define CB_H		0x08
+#define CB_B		0x10
+#define CB_MODE(c)	((c) & 0xe0)
+#define CB_IMM		0x00
+#define CB_ABS		0x20
+#define CB_IND		0x40
+#define CB_MEM		0x60
+#define CB_LEN		0x80
+#define CB_MSH		0xa0
+#define CB_OP(c)	((c) & 0xf0)
+#define CB_SRC_X(c)	((c) & 0x08)
+#define CB_RVAL(c)	((c) & 0x18)
+
+#define VM_RUNNING	0
+#define VM_REJECT	1
+#define VM_ACCEPT	2
+#define VM_UNSURE	3	/* needs bytes beyond what the kernel copied */
+
+struct vm_ctx {
+	struct cbpf_vm *vm;
+	struct iptap_filter *f;
+};
+
+/* 0, or the verdict that ends the program (out of the packet, or beyond the copy). */
+static __always_inline __u32 vm_load(struct cbpf_vm *vm, __u32 off, __u32 size, __u32 *val)
+{
+	__u32 v = 0;
+
+	if (off >= 0x10000 || off + size > vm->wirelen)
+		return VM_REJECT;		/* as the kernel's and libpcap's interpreters */
+	if (off + size > vm->len)
+		return VM_UNSURE;
+	for (__u32 i = 0; i < 4; i++) {
+		if (i >= size)
+			break;
+		v = (v << 8) | vm->pkt[(off + i) & (IPTAP_FILTER_BYTES - 1)];
+	}
+	*val = v;
+	return 0;
+}
+
+static long vm_step(__u64 index, void *arg)
+{
+	struct vm_ctx *c = arg;
+	struct cbpf_vm *vm = c->vm;
+	struct iptap_filter *f = c->f;
+	struct iptap_cbpf in;
+	__u32 pc = vm->pc, k, v = 0, size, r, src;
+
+	(void)index;
+	if (pc >= f->len || pc >= IPTAP_FILTER_MAX) {
+		vm->verdict = VM_REJECT;
+		return 1;
+	}
+	in = f->insn[pc & (IPTAP_FILTER_MAX - 1)];
+	vm->pc = pc + 1;
+	k = in.k;
+	size = CB_SIZE(in.code) == CB_W ? 4 : CB_SIZE(in.code) == CB_H ? 2 : 1;
+	switch (CB_CLASS(in.code)) {
+	case CB_LD:
+		switch (CB_MODE(in.code)) {
+		case CB_IMM: vm->a = k; return 0;
+		case CB_LEN: vm->a = vm->wirelen; return 0;
+		case CB_MEM: vm->a = vm->mem[k & 15]; return 0;
+		case CB_ABS: r = vm_load(vm, k, size, &v); break;
+		case CB_IND: r = vm_load(vm, k + vm->x, size, &v); break;
+		default: r = VM_UNSURE; break;
+		}
+		if (r) {
+			vm->verdict = r;
+			return 1;
+		}
+		vm->a = v;
+		return 0;
+	case CB_LDX:
+		switch (CB_MODE(in.code)) {
+		case CB_IMM: vm->x = k; return 0;
+		case CB_LEN: vm->x = vm->wirelen; return 0;
+		case CB_MEM: vm->x = vm->mem[k & 15]; return 0;
+		case CB_MSH:
+			r = vm_load(vm, k, 1, &v);
+			if (r) {
+				vm->verdict = r;
+				return 1;
+			}
+			vm->x = (v & 0xf) << 2;
+			return 0;
+		}
+		vm->verdict = VM_UNSURE;
+		return 1;
+	case CB_ST:
+		vm->mem[k & 15] = vm->a;
+		return 0;
+	case CB_STX:
+		vm->mem[k & 15] = vm->x;
+		return 0;
+	case CB_ALU:
+		src = CB_SRC_X(in.code) ? vm->x : k;
+		switch (CB_OP(in.code)) {
+		case 0x00: vm->a += src; break;
+		case 0x10: vm->a -= src; break;
+		case 0x20: vm->a *= src; break;
+		case 0x30:
+			if (!src) {
+				vm->verdict = VM_REJECT;
+				return 1;
+			}
+			vm->a /= src;
+			break;
+		case 0x40: vm->a |= src; break;
+		case 0x50: vm->a &= src; break;
+		case 0x60: vm->a = src < 32 ? vm->a << src : 0; break;
+		case 0x70: vm->a = src < 32 ? vm->a >> src : 0; break;
+		case 0x80: vm->a = -vm->a; break;
+		case 0x90:
+			if (!src) {
+				vm->verdict = VM_REJECT;
+				return 1;
+			}
+			vm->a %= src;
+			break;
+		case 0xa0: vm->a ^= src; break;
+		default:
+			vm->verdict = VM_UNSURE;
+			return 1;
+		}
+		return 0;
+	case CB_JMP:
+		src = CB_SRC_X(in.code) ? vm->x : k;
+		switch (CB_OP(in.code)) {
+		case 0x00: vm->pc += k; return 0;
+		case 0x10: r = vm->a == src; break;
+		case 0x20: r = vm->a > src; break;
+		case 0x30: r = vm->a >= src; break;
+		case 0x40: r = (vm->a & src) != 0; break;
+		default:
+			vm->verdict = VM_UNSURE;
+			return 1;
+		}
+		vm->pc += r ? in.jt : in.jf;
+		return 0;
+	case CB_RET:
+		v = CB_RVAL(in.code) == 0x10 ? vm->a : k;
+		vm->verdict = v ? VM_ACCEPT : VM_REJECT;
+		return 1;
+	case CB_MISC:
+		if (in.code & 0x80)
+			vm->a = vm->x;		/* TXA */
+		else
+			vm->x = vm->a;		/* TAX */
+		return 0;
+	}
+	vm->verdict = VM_UNSURE;
+	return 1;
+}
+
+/*
+ * Run reader slot's cBPF program on the IP packet at l2.  The packet's first
+ * bytes are copied once per packet (*copied).  True when the record is to be
+ * written (accepted, or undecidable here: the reader decides).
+ */
+static __always_inline bool filter_pass(struct __sk_buff *skb, __u32 l2,
+					struct iptap_filter *f, bool *copied)
+{
+	__u32 zero = 0;
+	__u64 len;
+	struct vm_ctx c;
+
+	c.vm = bpf_map_lookup_elem(&iptap_vm, &zero);
+	c.f = f;
+	if (!c.vm || !c.f->len)
+		return true;
+	if (!*copied) {
+		if (skb->len <= l2)
+			return false;
+		c.vm->wirelen = skb->len - l2;
+		len = c.vm->wirelen;
+		if (len > IPTAP_FILTER_BYTES)
+			len = IPTAP_FILTER_BYTES;
+		/* Keep clang from checking one register and passing another. */
+		asm volatile("" : "+r"(len));
+		len &= 2 * IPTAP_FILTER_BYTES - 1;
+		if (len < 1 || len > IPTAP_FILTER_BYTES)
+			return true;
+		if (bpf_skb_load_bytes(skb, l2, c.vm->pkt, len))
+			return true;
+		c.vm->len = len;
+		*copied = true;
+	}
+	c.vm->a = 0;
+	c.vm->x = 0;
+	c.vm->pc = 0;
+	c.vm->verdict = VM_RUNNING;
+	bpf_loop(IPTAP_FILTER_MAX + 1, vm_step, &c, 0);
+	return c.vm->verdict != VM_REJECT;
+}
+
+/* The owner filters of a reader slot. */
+static __always_inline bool owner_pass(const struct iptap_filter *rc, const struct who *w)
+{
+	__u32 fl;
+
+	if (!rc)
+		return true;
+	fl = rc->flags & (IPTAP_RF_PID | IPTAP_RF_UID | IPTAP_RF_COMM | IPTAP_RF_CGROUP);
+
+	if (!fl)
+		return true;
+	if (!w->found)
+		return false;
+	if ((fl & IPTAP_RF_PID) && (__s32)w->o.pid != rc->pid)
+		return false;
+	if ((fl & IPTAP_RF_UID) && w->o.uid != rc->uid)
+		return false;
+	if ((fl & IPTAP_RF_CGROUP) && w->o.cgroup_id != rc->cgroup_id)
+		return false;
+	if (fl & IPTAP_RF_COMM) {
+		for (int i = 0; i < 16; i++) {
+			if (w->o.comm[i] != rc->comm[i])
+				return false;
+			if (!rc->comm[i])
+				break;
+		}
+	}
+	return true;
+}
+
+static __always_inline void reader_count(__u32 slot, int what)
+{
+	struct iptap_reader_stat *rs = bpf_map_lookup_elem(&iptap_reader_stats, &slot);
+
+	if (!rs)
+		return;
+	switch (what) {
+	case 0: rs->records++; break;
+	case 1: rs->lost++; break;
+	case 2: rs->unmapped++; break;
+	default: rs->filtered++; break;
+	}
+}
+
+/*
+ * One reader slot's packet filter (verified once as a global function, so
+ * eight slots do not multiply the verifier's paths).  1: write the record.
+ */
+__noinline int iptap_slot_filter(struct __sk_buff *skb, __u32 l2, __u32 slot)
+{
+	struct iptap_filter *flt;
+	bool copied = false;
+
+	if (!skb || slot >= IPTAP_MAX_READERS)
+		return 0;
+	flt = bpf_map_lookup_elem(&iptap_filters, &slot);
+	if (!flt || !(flt->flags & IPTAP_RF_BPF))
+		return 1;
+	if (l2 > 64 || filter_pass(skb, l2, flt, &copied))
+		return 1;
+	reader_count(slot, 3);
+	return 0;
+}
+
+/* One reader slot's owner filters and record.  1 written, 0 filtered, -1 not written. */
+__noinline int iptap_slot_output(struct __sk_buff *skb, struct pktap_header *h, struct who *w,
+				 __u32 snaplen, __u32 slot)
+{
+	__u64 cap, len, key;
+	__u32 l2;
+	long err;
+
+	if (!skb || !h || !w || slot >= IPTAP_MAX_READERS)
+		return -1;
+	len = skb->len;
+	l2 = h->pth_frame_pre_length;	/* the link header the record carries */
+	key = slot * nr_cpus + bpf_get_smp_processor_id();
+	if (!owner_pass(bpf_map_lookup_elem(&iptap_filters, &slot), w)) {
+		reader_count(slot, 3);
+		return 0;
+	}
+	cap = (__u64)l2 + snaplen;
+	if (cap > IPTAP_MAX_RECORD_DATA)
+		cap = IPTAP_MAX_RECORD_DATA;
+	if (cap >= len)
+		cap = len;
+	else	/* keep the sample 8-byte aligned so no padding follows a cut packet */
+		cap = ((4 + sizeof(*h) + cap) & ~7ULL) - 4 - sizeof(*h);
+	err = bpf_perf_event_output(skb, &iptap_events, (cap << 32) | key, h, sizeof(*h));
+	if (err == 0) {
+		reader_count(slot, 0);
+		return 1;
+	}
+	/* ENOENT: no ring in the slot (not mapped yet, or unmapped at the end). */
+	reader_count(slot, err == -2 ? 2 : 1);
+	return -1;
 }
 
 static __always_inline int tap(struct __sk_buff *skb, int out)
@@ -204,7 +578,8 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	struct iptap_stat *st;
 	struct pktap_header h;
 	struct flow f = {};
-	__u32 n_raw, mask, l2 = 0, cpu, idx;
+	struct who w = {};
+	__u32 n_raw, mask, want = 0, l2 = 0, idx;
 
 	cfg = bpf_map_lookup_elem(&iptap_ns_cfg, &cookie);
 	if (!cfg)
@@ -234,18 +609,27 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	if (!mask)
 		return TC_ACT_UNSPEC;
 
-	__builtin_memset(&h, 0, sizeof(h));
 	ikey.netns_cookie = cookie;
 	ikey.ifindex = skb->ifindex;
 	info = bpf_map_lookup_elem(&iptap_ifaces, &ikey);
 	if (!info)	/* not (or no longer) tapped: its link header length is unknown */
 		return TC_ACT_UNSPEC;
 	l2 = info->l2len;
+	if (l2 > 64)
+		l2 = 64;
+
+	/* Packet filters first: a record nobody wants costs no header and no lookup. */
+	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
+		if ((mask & (1u << s)) && iptap_slot_filter(skb, l2, s))
+			want |= 1u << s;
+	}
+	if (!want)
+		return TC_ACT_UNSPEC;
+
+	__builtin_memset(&h, 0, sizeof(h));
 	__builtin_memcpy(h.pth_ifname, info->name, 16);
 	h.pth_iftype = info->iftype;
 	h.pth_ifunit = info->unit;
-	if (l2 > 64)
-		l2 = 64;
 	if (parse(skb, l2, &f))
 		return TC_ACT_UNSPEC;
 	h.pth_length = sizeof(h) + l2;
@@ -261,40 +645,29 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 		h.pth_tstamp.tv_sec = (__s32)(now / 1000000000ULL);
 		h.pth_tstamp.tv_usec = (__s32)((now % 1000000000ULL) / 1000);
 	}
-	{
-		struct bpf_sock *sk = out ? skb->sk : NULL;
-		struct iptap_owner *o = NULL;
-
-		if (sk)
-			sk = bpf_sk_fullsock(sk);
-		if (sk)
-			o = bpf_sk_storage_get(&iptap_sk_owner, sk, 0, 0);
-		if (o)
-			owner_copy(&h, o);
-		else
-			owner_lookup(skb, &f, out, &h);
+	owner_find(skb, &f, out, &w);
+	if (w.found) {
+		h.pth_pid = (__s32)w.o.pid;
+		h.pth_epid = (__s32)w.o.pid;
+		__builtin_memcpy(h.pth_comm, w.o.comm, 16);
+		__builtin_memcpy(h.pth_ecomm, w.o.comm, 16);
+	} else {
+		/* XNU's "no process": pid 0 would read as kernel_task on macOS. */
+		h.pth_pid = -1;
+		h.pth_epid = -1;
 	}
+	h.pth_svc = prio_to_svc(w.prio);
 
-	cpu = bpf_get_smp_processor_id();
 	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
-		__u64 cap, len = skb->len;
+		int r;
 
-		if (!(mask & (1u << s)))
+		if (!(want & (1u << s)))
 			continue;
-		cap = l2 + cfg->snaplen[s];
-		if (cap > IPTAP_MAX_RECORD_DATA)
-			cap = IPTAP_MAX_RECORD_DATA;
-		if (cap >= len)
-			cap = len;
-		else	/* keep the sample 8-byte aligned so no padding follows a cut packet */
-			cap = ((4 + sizeof(h) + cap) & ~7ULL) - 4 - sizeof(h);
-		if (bpf_perf_event_output(skb, &iptap_events, (cap << 32) | (s * nr_cpus + cpu),
-					  &h, sizeof(h)) == 0) {
-			if (st)
-				st->records++;
-		} else if (st) {
+		r = iptap_slot_output(skb, &h, &w, cfg->snaplen[s], s);
+		if (r > 0 && st)
+			st->records++;
+		else if (r < 0 && st)
 			st->record_errors++;
-		}
 	}
 	return TC_ACT_UNSPEC;
 }
@@ -336,6 +709,8 @@ static __always_inline void remember(struct bpf_sock *sk)
 	if (!o)
 		return;
 	o->pid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	o->uid = (__u32)bpf_get_current_uid_gid();
+	o->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 

@@ -42,6 +42,57 @@ struct iptap_ns_cfg {
 	__u32 snaplen[IPTAP_MAX_READERS];	/* per slot */
 };
 
+/*
+ * iptap_filters: per reader slot, what the reader wants.  The owner filters
+ * (pid, uid, command, cgroup) compare with the socket owner the cgroup
+ * programs recorded; a packet without owner matches none of them.  The
+ * program is classic BPF (libpcap's
+ * pcap_compile() for DLT_RAW: it sees the IP packet) that the tap programs
+ * interpret in the kernel before a record is written.  The interpreter sees
+ * the first IPTAP_FILTER_BYTES bytes of the packet; a load beyond them (in a
+ * longer packet) cannot be decided there and the record goes to the reader,
+ * which applies the same program to the whole packet (pcap_offline_filter).
+ * Written by the reader itself before it maps its rings.
+ */
+#define IPTAP_FILTER_MAX	256	/* instructions */
+#define IPTAP_FILTER_BYTES	256	/* bytes of the IP packet the kernel filter sees */
+
+struct iptap_cbpf {			/* struct sock_filter / struct bpf_insn of libpcap */
+	__u16 code;
+	__u8  jt, jf;
+	__u32 k;
+};
+
+#define IPTAP_RF_PID		0x01
+#define IPTAP_RF_UID		0x02
+#define IPTAP_RF_COMM		0x04
+#define IPTAP_RF_CGROUP		0x08	/* owner's cgroup (`capture -- CMD`) */
+#define IPTAP_RF_BPF		0x10	/* insn[0..len) */
+
+struct iptap_filter {
+	__u32 flags;				/* IPTAP_RF_* */
+	__s32 pid;
+	__u32 uid;
+	__u32 len;				/* instructions used */
+	__u64 cgroup_id;
+	char  comm[16];
+	struct iptap_cbpf insn[IPTAP_FILTER_MAX];
+};
+
+/*
+ * iptap_reader_stats: per-CPU counters per reader slot, zeroed by the loader
+ * when it gives the slot out.  Every record decision is counted once:
+ * written (records), not written because the ring was full (lost), because
+ * no ring was mapped in the slot (unmapped: before the reader mapped it or
+ * after it unmapped it at the end), or refused by the reader's filters.
+ */
+struct iptap_reader_stat {
+	__u64 records;
+	__u64 lost;
+	__u64 unmapped;
+	__u64 filtered;
+};
+
 /* iptap_ifaces: one entry per tapped interface. */
 struct iptap_if_key {
 	__u64 netns_cookie;
@@ -54,8 +105,11 @@ struct iptap_if_info {
 	__u16 iftype;				/* PKTAP_IFT_* */
 	__u16 unit;
 	__u16 l2len;				/* link header bytes before the IP header */
-	__u16 pad;
+	__u16 flags;				/* IPTAP_IF_* */
 };
+
+/* The loader created the clsact qdisc: a restart after a crash deletes it. */
+#define IPTAP_IF_OWN_CLSACT	0x1
 
 /* iptap_stats: per-CPU counters per namespace (index iptap_ns_cfg.idx). */
 struct iptap_stat {
@@ -69,9 +123,26 @@ struct iptap_stat {
 
 /* iptap_sk_owner: socket local storage, filled by the cgroup programs. */
 struct iptap_owner {
-	__u32 pid;
-	__u32 pad;
+	__u32 pid;				/* tgid */
+	__u32 uid;
+	__u64 cgroup_id;			/* cgroup v2 id of the process */
 	char  comm[16];
 };
+
+/*
+ * pth_svc: Apple's SO_TC_* service classes (sys/socket.h), from the Linux
+ * priority of the packet's socket (SO_PRIORITY, or the one IP_TOS/IPV6_TCLASS
+ * imply: TC_PRIO_*).  Index = priority 0..7; other priorities read as BE.
+ */
+#define PKTAP_SO_TC_BE		0
+#define PKTAP_SO_TC_BK_SYS	100
+#define PKTAP_SO_TC_BK		200
+#define PKTAP_SO_TC_RD		300
+#define PKTAP_SO_TC_OAM		400
+#define PKTAP_SO_TC_AV		500
+#define PKTAP_SO_TC_RV		600
+#define PKTAP_SO_TC_VI		700
+#define PKTAP_SO_TC_VO		800
+#define PKTAP_SO_TC_CTL		900
 
 #endif
