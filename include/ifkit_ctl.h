@@ -65,6 +65,7 @@ enum ifkit_cmd {
 	IFKIT_CMD_IPTAP_DESTROY		= IFKIT_CMD(IFKIT_KIND_IPTAP, 2), /* name */
 	IFKIT_CMD_IPTAP_SHOW		= IFKIT_CMD(IFKIT_KIND_IPTAP, 3), /* name ("" = all) -> iptap items */
 	IFKIT_CMD_IPTAP_LISTEN		= IFKIT_CMD(IFKIT_KIND_IPTAP, 4), /* name: this connection is a PKTAP reader until it closes */
+	IFKIT_CMD_IPTAP_READER_MAP	= IFKIT_CMD(IFKIT_KIND_IPTAP, 5), /* on a LISTEN connection: value 0 = iptap_filters, 1 = iptap_reader_stats -> fd */
 };
 
 #define IFKIT_REQ_F_JSON	0x1	/* unused by the loader; reserved for the CLI */
@@ -173,6 +174,14 @@ struct ifkit_iptap_info {
 	__u32 total_tap_count;
 	__u32 tapped_ifaces;
 	__u64 packets, bytes;
+	__u32 n_readers;		/* PKTAP readers in readers[] */
+	__u32 reserved0;
+	struct {
+		__s32 pid;		/* -1 when hidden from a non-root caller */
+		__u32 slot;
+		char  comm[16];		/* "" when hidden */
+		__u64 records, lost, filtered;
+	} readers[8];			/* IPTAP_MAX_READERS */
 };
 
 #endif /* IFKIT_CTL_H */

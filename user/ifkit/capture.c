@@ -1,41 +1,96 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * ifkit iptap capture: the PKTAP reader.  It registers with the loader as a
- * PKTAP listener of an iptap (the connection stays open while it reads; the
- * loader gives it a slot of the pinned iptap_events perf ring), opens its
- * slot's per-CPU rings with watermark wake-ups (a wake-up per sample would
- * cost most of the CPU at small packets), and writes pcap (LINKTYPE_PKTAP)
- * or pcapng.  Ctrl-C ends it with a summary: packets written, packets lost.
+ * ifkit iptap capture: the PKTAP reader.
+ *
+ * It registers with the loader as a PKTAP listener of an iptap (the
+ * connection stays open while it reads; the loader gives it a slot of the
+ * pinned iptap_events perf ring and lends it the slot's filter and counter
+ * maps), writes its filters into the kernel before it maps its rings (so no
+ * record reaches it unfiltered), and then reads its slot's per-CPU rings
+ * with watermark wake-ups (a wake-up per sample would cost most of the CPU
+ * at small packets).
+ *
+ * Order: each CPU's ring is in time order, the rings together are not.
+ * Records wait in a heap until a drain of every ring that began after
+ * their timestamp (plus a margin) has finished: nothing older can still be
+ * in a ring, so output is in timestamp order (perf's "round" flush).  The
+ * window is bounded (IPTAP_REORDER_MAX records): beyond it the oldest go out
+ * early, counted.
+ *
+ * Loss: the kernel counts, per slot, every record it wrote, could not write
+ * because the ring was full, or filtered.  At the end the reader unmaps its
+ * rings (the kernel stops writing to them), drains them, and reads the
+ * counters: the summary is exact.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "capture.h"
 #include "cli.h"
 #include "ctl.h"
 #include "iptap.h"
+#include "iptap_filter.h"
 #include "iptap_util.h"
 #include "names.h"
 #include "pcap.h"
 
-#define RING_PAGES 4096		/* per CPU: 16 MiB */
+#define RING_PAGES		4096		/* per CPU: 16 MiB */
+#define IPTAP_REORDER_MAX	(1u << 20)	/* records held for ordering */
+#define REORDER_MARGIN_NS	2000000ULL	/* a record being written while we look */
 
-struct cap {
+struct rec {
+	uint64_t ts;			/* ns since the epoch */
+	uint32_t caplen, origlen;
+	struct pktap_header h;
+	uint8_t pkt[];
+};
+
+struct capture {
+	/* options */
+	const char *file;		/* NULL: text to stdout */
+	bool ng, text;
+	uint64_t count;
+	uint32_t snaplen;
+	uint64_t rotate_bytes;		/* -C */
+	unsigned int rotate_files;	/* -W */
+	unsigned int rotate_secs;	/* -G */
+	struct iptap_filter filter;
+	const char *expr;
+	struct iptap_expr *prog;	/* the expression, for records the kernel could not decide */
+	char **cmd;			/* -- CMD ARGS */
+
+	/* output */
 	struct pcap_writer w;
-	FILE *out;
-	bool text;
-	uint64_t count, written, lost, bad;
-	int64_t tai_off;	/* CLOCK_TAI - CLOCK_REALTIME, ns */
+	int fd;
+	unsigned int file_index;
+	time_t file_opened;
+	char path[4096];
+	FILE *out;			/* text */
+	uint64_t written;		/* records in files already closed */
+
+	/* ordering */
+	struct rec **heap;
+	size_t nheap;
+	uint64_t early;			/* sent before their window closed (heap full) */
+	uint64_t last_ts;
+
+	/* counts */
+	uint64_t read, filtered_here, bad, ring_lost;
+	int64_t tai_off;		/* CLOCK_TAI - CLOCK_REALTIME, ns */
 	bool done;
-	int werr;
+	int err;			/* first write error */
 };
 
 static volatile sig_atomic_t stop;
@@ -49,14 +104,29 @@ static void on_signal(int sig)
 static void cap_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: ifkit iptap capture [-i iptapN] [-w FILE|-] [-c COUNT] [-s SNAPLEN] [--pcapng]\n"
-"  -i iptapN    the iptap to listen on (default: the first in this namespace)\n"
-"  -w FILE      write a capture file (- = stdout); default: one text line per packet\n"
-"  -c COUNT     stop after COUNT packets\n"
-"  -s SNAPLEN   bytes of each IP packet to keep (default %u)\n"
-"  --pcapng     pcapng (one interface per original interface, direction flags,\n"
-"               the process in each packet's comment) instead of pcap/PKTAP\n"
-"Ctrl-C stops it and prints packets written and packets lost in the ring.\n",
+"Usage: ifkit iptap capture [-i iptapN] [-w FILE|-] [--pcapng] [-c COUNT] [-s SNAPLEN]\n"
+"                           [-C MB] [-W FILES] [-G SECS] [--pid PID] [--comm NAME]\n"
+"                           [--uid USER] [EXPRESSION] [-- CMD [ARGS...]]\n"
+"  -i iptapN     the iptap to listen on (default: the first in this namespace)\n"
+"  -w FILE       write a capture file (- = stdout); default: one text line per\n"
+"                packet, as tcpdump -n, with interface, direction, pid and command\n"
+"  --pcapng      pcapng (interface per block, direction, process in each comment;\n"
+"                link type LINUX_SLL2) instead of pcap LINKTYPE_PKTAP\n"
+"  -c COUNT      stop after COUNT packets\n"
+"  -s SNAPLEN    bytes of each IP packet to keep (default %u)\n"
+"  -C MB         start a new file when this one passes MB million bytes (FILE,\n"
+"                FILE1, FILE2...; with -W, FILE0..FILE<W-1> in turn)\n"
+"  -W FILES      with -C: reuse FILES names in turn; with -G: stop after FILES files\n"
+"  -G SECS       start a new file every SECS seconds; FILE goes through strftime(3)\n"
+"  --pid PID     only packets of sockets owned by process PID\n"
+"  --comm NAME   only packets of sockets owned by a process with this command name\n"
+"  --uid USER    only packets of sockets owned by this user (name or number)\n"
+"  EXPRESSION    pcap-filter(7) expression on the IP packet, run in the kernel\n"
+"  -- CMD ARGS   run CMD in a cgroup of its own and capture only its packets (and\n"
+"                its children's) until it exits\n"
+"Ctrl-C stops it.  The summary counts packets captured, lost in the kernel (ring\n"
+"full) and filtered; the exit status is 1 when the loader or the iptap goes away\n"
+"or a write fails.\n",
 		IPTAP_DEFAULT_SNAPLEN);
 }
 
@@ -68,32 +138,179 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void text_line(struct cap *c, const struct pktap_header *h, const uint8_t *pkt,
-		      uint32_t caplen, uint32_t origlen, uint64_t ts)
-{
-	time_t sec = (time_t)(ts / 1000000000ULL);
-	struct tm tm;
-	const char *proto = "ip";
+/* ---- output files ------------------------------------------------------- */
 
-	localtime_r(&sec, &tm);
-	switch (h->pth_ipproto) {
-	case 6: proto = "tcp"; break;
-	case 17: proto = "udp"; break;
-	case 1: proto = "icmp"; break;
-	case 58: proto = "icmp6"; break;
+static void file_name(struct capture *c, time_t now, char *out, size_t len)
+{
+	char base[4000];
+
+	if (c->rotate_secs) {
+		struct tm tm;
+
+		localtime_r(&now, &tm);
+		if (!strftime(base, sizeof(base), c->file, &tm))
+			snprintf(base, sizeof(base), "%s", c->file);
+	} else {
+		snprintf(base, sizeof(base), "%s", c->file);
 	}
-	fprintf(c->out, "%02d:%02d:%02d.%06llu %-10.24s %-3s %s %s len %u",
-		tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned long long)(ts / 1000 % 1000000),
-		h->pth_ifname, pktap_dir_name(h->pth_flags),
-		caplen && (pkt[0] >> 4) == 6 ? "IP6" : "IP", proto, origlen);
-	if (h->pth_pid > 0 || h->pth_comm[0])
-		fprintf(c->out, " pid %d comm %.16s", h->pth_pid, h->pth_comm);
-	fputc('\n', c->out);
+	if (c->rotate_bytes && c->rotate_files) {
+		char num[16];
+		int width = 1;
+
+		for (unsigned int n = c->rotate_files - 1; n >= 10 && width < 6; n /= 10)
+			width++;
+		snprintf(num, sizeof(num), "%0*u", width, c->file_index % c->rotate_files);
+		snprintf(out, len, "%s%s", base, num);
+	} else if (c->rotate_bytes && c->file_index) {
+		snprintf(out, len, "%s%u", base, c->file_index);
+	} else {
+		snprintf(out, len, "%s", base);
+	}
+}
+
+static int file_open(struct capture *c)
+{
+	int err;
+
+	c->file_opened = time(NULL);
+	if (!strcmp(c->file, "-")) {
+		c->fd = STDOUT_FILENO;
+		snprintf(c->path, sizeof(c->path), "(stdout)");
+	} else {
+		file_name(c, c->file_opened, c->path, sizeof(c->path));
+		c->fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (c->fd < 0) {
+			err = -errno;
+			fprintf(stderr, "ifkit: capture: %s: %s\n", c->path, strerror(-err));
+			return err;
+		}
+	}
+	err = pcap_writer_open(&c->w, c->fd, c->ng, c->snaplen);
+	if (err)
+		fprintf(stderr, "ifkit: capture: %s: write: %s\n", c->path, strerror(-err));
+	return err;
+}
+
+/* Close the current file; 0 or the write error (reported). */
+static int file_close(struct capture *c)
+{
+	int err;
+
+	if (c->fd < 0)
+		return 0;
+	err = pcap_writer_close(&c->w);
+	c->written += c->w.packets;
+	c->w.packets = 0;
+	if (c->fd != STDOUT_FILENO && close(c->fd) && !err)
+		err = -errno;
+	c->fd = -1;
+	if (err && !c->err) {
+		c->err = err;
+		fprintf(stderr, "ifkit: capture: %s: write: %s\n", c->path, strerror(-err));
+	}
+	return err;
+}
+
+/* tcpdump's -C/-G/-W: a new file when this one is full or old enough. */
+static int maybe_rotate(struct capture *c, time_t now)
+{
+	bool by_size = c->rotate_bytes && pcap_writer_size(&c->w) >= c->rotate_bytes;
+	bool by_time = c->rotate_secs && now - c->file_opened >= (time_t)c->rotate_secs;
+
+	if (c->text || c->fd < 0 || !strcmp(c->file, "-") || (!by_size && !by_time))
+		return 0;
+	if (file_close(c))
+		return c->err;
+	c->file_index++;
+	if (c->rotate_secs && !c->rotate_bytes && c->rotate_files &&
+	    c->file_index >= c->rotate_files) {
+		c->done = true;		/* -G with -W: that many files, then stop */
+		return 0;
+	}
+	return file_open(c);
+}
+
+static uint64_t total_written(const struct capture *c)
+{
+	return c->written + (c->fd >= 0 ? c->w.packets + c->w.pending : 0) + (c->text ? 0 : 0);
+}
+
+/* ---- one record out ------------------------------------------------------ */
+
+static void emit(struct capture *c, struct rec *r)
+{
+	if (c->done || c->err)
+		return;
+	if (c->text) {
+		capture_text_line(c->out, &r->h, r->pkt, r->caplen, r->origlen, r->ts);
+		c->written++;
+	} else {
+		if (maybe_rotate(c, (time_t)(r->ts / 1000000000ULL)) || c->done)
+			return;
+		if (pcap_writer_packet(&c->w, &r->h, r->pkt, r->caplen, r->origlen, r->ts)) {
+			c->err = c->w.err;
+			fprintf(stderr, "ifkit: capture: %s: write: %s\n", c->path,
+				strerror(-c->err));
+			return;
+		}
+	}
+	if (c->count && total_written(c) >= c->count)
+		c->done = true;
+}
+
+/* ---- the reorder window: a min-heap on the timestamp ---------------------- */
+
+static void heap_push(struct capture *c, struct rec *r)
+{
+	size_t i = c->nheap++;
+
+	while (i) {
+		size_t parent = (i - 1) / 2;
+
+		if (c->heap[parent]->ts <= r->ts)
+			break;
+		c->heap[i] = c->heap[parent];
+		i = parent;
+	}
+	c->heap[i] = r;
+}
+
+static struct rec *heap_pop(struct capture *c)
+{
+	struct rec *top = c->heap[0], *last = c->heap[--c->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = l;
+
+		if (l >= c->nheap)
+			break;
+		if (l + 1 < c->nheap && c->heap[l + 1]->ts < c->heap[l]->ts)
+			m = l + 1;
+		if (c->heap[m]->ts >= last->ts)
+			break;
+		c->heap[i] = c->heap[m];
+		i = m;
+	}
+	if (c->nheap)
+		c->heap[i] = last;
+	return top;
+}
+
+/* Everything older than before_ns (ns since the epoch) goes out, oldest first. */
+static void heap_flush(struct capture *c, uint64_t before_ns)
+{
+	while (c->nheap && c->heap[0]->ts < before_ns) {
+		struct rec *r = heap_pop(c);
+
+		emit(c, r);
+		free(r);
+	}
 }
 
 static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *ev)
 {
-	struct cap *c = ctx;
+	struct capture *c = ctx;
 
 	(void)cpu;
 	if (ev->type == PERF_RECORD_SAMPLE) {
@@ -101,34 +318,164 @@ static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_he
 		struct pktap_header h;
 		const uint8_t *pkt;
 		uint32_t caplen, origlen;
+		struct rec *r;
 		uint64_t ts;
 
-		if (c->done)
-			return LIBBPF_PERF_EVENT_DONE;
+		c->read++;
 		if (iptap_record_decode(s->data, s->size, &h, &pkt, &caplen, &origlen)) {
 			c->bad++;
 			return LIBBPF_PERF_EVENT_CONT;
+		}
+		if (c->prog) {
+			/* What the kernel could not decide (bytes beyond its copy) is decided here. */
+			if (!iptap_expr_match(c->prog, pkt, caplen, origlen)) {
+				c->filtered_here++;
+				return LIBBPF_PERF_EVENT_CONT;
+			}
 		}
 		ts = (uint64_t)h.pth_tstamp.tv_sec * 1000000000ULL +
 		     (uint64_t)h.pth_tstamp.tv_usec * 1000ULL;
 		ts -= (uint64_t)c->tai_off;
 		h.pth_tstamp.tv_sec = (int32_t)(ts / 1000000000ULL);
 		h.pth_tstamp.tv_usec = (int32_t)(ts / 1000 % 1000000);
-		if (c->text)
-			text_line(c, &h, pkt, caplen, origlen, ts);
-		else if (pcap_writer_packet(&c->w, &h, pkt, caplen, origlen, ts))
-			c->werr = -EIO;
-		c->written++;
-		if (c->count && c->written >= c->count) {
-			c->done = true;
-			return LIBBPF_PERF_EVENT_DONE;
+		r = malloc(sizeof(*r) + caplen);
+		if (!r) {
+			c->bad++;
+			return LIBBPF_PERF_EVENT_CONT;
 		}
+		r->ts = ts;
+		r->caplen = caplen;
+		r->origlen = origlen;
+		r->h = h;
+		memcpy(r->pkt, pkt, caplen);
+		if (c->nheap == IPTAP_REORDER_MAX) {
+			/* The window is full: the oldest goes out before its round ended. */
+			struct rec *old = heap_pop(c);
+
+			c->early++;
+			emit(c, old);
+			free(old);
+		}
+		heap_push(c, r);
 	} else if (ev->type == PERF_RECORD_LOST) {
 		struct { struct perf_event_header h; __u64 id; __u64 lost; } *l = (void *)ev;
 
-		c->lost += l->lost;
+		c->ring_lost += l->lost;
 	}
 	return LIBBPF_PERF_EVENT_CONT;
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int compile_filter(struct capture *c)
+{
+	char why[512];
+	int err;
+
+	err = iptap_expr_compile(c->expr, c->snaplen, &c->filter, &c->prog, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "ifkit: capture: filter '%s': %s\n", c->expr,
+			err == -EINVAL ? why : strerror(-err));
+		return err;
+	}
+	if (!(c->filter.flags & IPTAP_RF_BPF))
+		fprintf(stderr, "ifkit: capture: filter has %u instructions (the kernel takes %d): "
+			"applied here only\n", iptap_expr_len(c->prog), IPTAP_FILTER_MAX);
+	return 0;
+}
+
+static int cgroup2_root(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char dev[256], dir[512], type[64];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%255s %511s %63s %*s %*d %*d", dev, dir, type) == 3) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(out, len, "%s", dir);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+struct child {
+	pid_t pid;
+	int go_fd;		/* closing it lets the child exec */
+	char cg[600];		/* its cgroup directory, "" if none */
+	int status;
+	bool exited;
+};
+
+/*
+ * `-- CMD`: a cgroup of its own (its id goes into the filter), the child
+ * moves itself there and waits until the filter is in the kernel.
+ */
+static int child_start(struct capture *c, struct child *ch)
+{
+	char root[512];
+	struct stat st;
+	int go[2], err;
+
+	err = cgroup2_root(root, sizeof(root));
+	if (err) {
+		fprintf(stderr, "ifkit: capture: -- CMD needs cgroup v2: %s\n", strerror(-err));
+		return err;
+	}
+	snprintf(ch->cg, sizeof(ch->cg), "%s/ifkit-capture-%d", root, (int)getpid());
+	if (mkdir(ch->cg, 0755) < 0 || stat(ch->cg, &st) < 0) {
+		err = -errno;
+		fprintf(stderr, "ifkit: capture: %s: %s\n", ch->cg, strerror(-err));
+		ch->cg[0] = '\0';
+		return err;
+	}
+	c->filter.flags |= IPTAP_RF_CGROUP;
+	c->filter.cgroup_id = (__u64)st.st_ino;	/* a cgroup v2 id is its inode number */
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -errno;
+	ch->pid = fork();
+	if (ch->pid < 0) {
+		err = -errno;
+		close(go[0]);
+		close(go[1]);
+		return err;
+	}
+	if (ch->pid == 0) {
+		char path[700], b;
+		int fd;
+
+		close(go[1]);
+		snprintf(path, sizeof(path), "%s/cgroup.procs", ch->cg);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			fprintf(stderr, "ifkit: capture: %s: %s\n", path, strerror(errno));
+			_exit(127);
+		}
+		close(fd);
+		while (read(go[0], &b, 1) < 0 && errno == EINTR)
+			;
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(c->cmd[0], c->cmd);
+		fprintf(stderr, "ifkit: capture: %s: %s\n", c->cmd[0], strerror(errno));
+		_exit(127);
+	}
+	close(go[0]);
+	ch->go_fd = go[1];
+	return 0;
+}
+
+static void child_reap(struct child *ch, bool wait_it)
+{
+	if (ch->pid <= 0 || ch->exited)
+		return;
+	if (waitpid(ch->pid, &ch->status, wait_it ? 0 : WNOHANG) == ch->pid)
+		ch->exited = true;
 }
 
 static int pin_dir_of(struct cli *cli, char *out, size_t len)
@@ -156,7 +503,73 @@ static int pin_dir_of(struct cli *cli, char *out, size_t len)
 	return 0;
 }
 
-int iptap_capture(struct cli *cli, int argc, char **argv)
+/* A map of the reader's slot, lent by the loader on the LISTEN connection. */
+static int reader_map(int sock, unsigned int which)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	int fd = -1, err;
+
+	ctl_req_init(&req, IFKIT_CMD_IPTAP_READER_MAP);
+	req.value = which;
+	memset(&rep, 0, sizeof(rep));
+	err = ctl_call(sock, &req, -1, &rep, NULL, NULL, &fd);
+	if (err) {
+		cli_report(&rep, err, "capture: reader map");
+		return err;
+	}
+	return fd < 0 ? -EPROTO : fd;
+}
+
+static void slot_stats(int fd, uint32_t slot, int ncpu, struct iptap_reader_stat *sum)
+{
+	struct iptap_reader_stat *per = calloc((size_t)ncpu, sizeof(*per));
+
+	memset(sum, 0, sizeof(*sum));
+	if (per && bpf_map_lookup_elem(fd, &slot, per) == 0) {
+		for (int i = 0; i < ncpu; i++) {
+			sum->records += per[i].records;
+			sum->lost += per[i].lost;
+			sum->unmapped += per[i].unmapped;
+			sum->filtered += per[i].filtered;
+		}
+	}
+	free(per);
+}
+
+/* Why the LISTEN connection closed: the loader is gone, or only the iptap. */
+static int why_gone(struct cli *cli, const char *ifname)
+{
+	int s = ctl_connect(cli->sock_path);
+
+	if (s < 0) {
+		fprintf(stderr, "ifkit: capture: the loader at %s went away (%s)\n",
+			cli->sock_path, strerror(-s));
+		return s;
+	}
+	close(s);
+	fprintf(stderr, "ifkit: capture: %s was destroyed (%s)\n", ifname, strerror(ENODEV));
+	return -ENODEV;
+}
+
+static int parse_uid(const char *s, uint32_t *uid)
+{
+	struct passwd *pw;
+	unsigned int n;
+
+	if (cli_parse_uint(s, &n) == 0) {
+		*uid = n;
+		return 0;
+	}
+	pw = getpwnam(s);
+	if (!pw)
+		return -ENOENT;
+	*uid = (uint32_t)pw->pw_uid;
+	return 0;
+}
+
+/* The command line into c; EXIT_OK to go on, else the exit status. */
+static int parse_args(struct capture *c, const char **ifname, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "interface", required_argument, NULL, 'i' },
@@ -164,78 +577,177 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "snaplen", required_argument, NULL, 's' },
 		{ "pcapng", no_argument, NULL, 'n' },
+		{ "pid", required_argument, NULL, 'P' },
+		{ "comm", required_argument, NULL, 'm' },
+		{ "uid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *ifname = "", *file = NULL;
-	unsigned int snaplen = IPTAP_DEFAULT_SNAPLEN, count = 0;
-	bool ng = false;
-	struct cap c = { 0 };
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	struct perf_event_attr attr = { 0 };
-	struct perf_buffer *pb = NULL;
-	char pin_dir[128], path[256];
-	int sock = -1, ns_fd, map_fd = -1, ncpu, opt, err, ret = EXIT_FAIL;
-	int *cpus = NULL, *keys = NULL;
-	struct sigaction sa = { 0 };
+	unsigned int v;
+	int nopt = argc, opt;
+	static char expr[4096];
+	size_t off = 0;
 
+	/* "--" ends our options: what follows is the command to run. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			nopt = i;
+			c->cmd = argv + i + 1;
+			if (!c->cmd[0]) {
+				fprintf(stderr, "ifkit: capture: '--' without a command\n");
+				return EXIT_USAGE;
+			}
+			break;
+		}
+	}
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:w:c:s:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(nopt, argv, "i:w:c:s:C:W:G:nh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			if (!ifname_valid(optarg)) {
 				fprintf(stderr, "ifkit: capture: invalid interface '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
-			ifname = optarg;
+			*ifname = optarg;
 			break;
-		case 'w': file = optarg; break;
+		case 'w': c->file = optarg; break;
 		case 'c':
-			if (cli_parse_uint(optarg, &count) || !count) {
+			if (cli_parse_uint(optarg, &v) || !v) {
 				fprintf(stderr, "ifkit: capture: invalid count '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
+			c->count = v;
 			break;
 		case 's':
-			if (cli_parse_uint(optarg, &snaplen) || snaplen < 20 ||
-			    snaplen > IPTAP_DEFAULT_SNAPLEN) {
+			if (cli_parse_uint(optarg, &v) || v < 20 || v > IPTAP_DEFAULT_SNAPLEN) {
 				fprintf(stderr, "ifkit: capture: snaplen must be 20..%u\n",
 					IPTAP_DEFAULT_SNAPLEN);
 				return EXIT_USAGE;
 			}
+			c->snaplen = v;
 			break;
-		case 'n': ng = true; break;
-		case 'h': cap_usage(stdout); return EXIT_OK;
+		case 'C':
+			if (cli_parse_uint(optarg, &v) || !v || v > 1000000) {
+				fprintf(stderr, "ifkit: capture: -C takes 1..1000000 (MB)\n");
+				return EXIT_USAGE;
+			}
+			c->rotate_bytes = (uint64_t)v * 1000000ULL;
+			break;
+		case 'W':
+			if (cli_parse_uint(optarg, &v) || !v || v > 100000) {
+				fprintf(stderr, "ifkit: capture: -W takes 1..100000 files\n");
+				return EXIT_USAGE;
+			}
+			c->rotate_files = v;
+			break;
+		case 'G':
+			if (cli_parse_uint(optarg, &v) || !v) {
+				fprintf(stderr, "ifkit: capture: invalid -G '%s' (seconds)\n", optarg);
+				return EXIT_USAGE;
+			}
+			c->rotate_secs = v;
+			break;
+		case 'n': c->ng = true; break;
+		case 'P':
+			if (cli_parse_uint(optarg, &v) || !v || v > 0x7fffffff) {
+				fprintf(stderr, "ifkit: capture: invalid pid '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			c->filter.flags |= IPTAP_RF_PID;
+			c->filter.pid = (int32_t)v;
+			break;
+		case 'm':
+			if (!optarg[0] || strlen(optarg) > 15) {
+				fprintf(stderr, "ifkit: capture: --comm takes 1..15 characters "
+					"(the kernel's command name)\n");
+				return EXIT_USAGE;
+			}
+			c->filter.flags |= IPTAP_RF_COMM;
+			memset(c->filter.comm, 0, sizeof(c->filter.comm));
+			memcpy(c->filter.comm, optarg, strlen(optarg));
+			break;
+		case 'u':
+			if (parse_uid(optarg, &c->filter.uid)) {
+				fprintf(stderr, "ifkit: capture: no user '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			c->filter.flags |= IPTAP_RF_UID;
+			break;
+		case 'h': cap_usage(stdout); return -1;
 		default: cap_usage(stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ifkit: capture: unexpected argument '%s'\n", argv[optind]);
+	/* The rest (before "--") is the filter expression, as tcpdump takes it. */
+	for (int i = optind; i < nopt; i++) {
+		int n = snprintf(expr + off, sizeof(expr) - off, "%s%s", off ? " " : "", argv[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(expr) - off) {
+			fprintf(stderr, "ifkit: capture: filter expression too long\n");
+			return EXIT_USAGE;
+		}
+		off += (size_t)n;
+	}
+	if (off)
+		c->expr = expr;
+	if ((c->rotate_bytes || c->rotate_secs || c->rotate_files) &&
+	    (!c->file || !strcmp(c->file, "-"))) {
+		fprintf(stderr, "ifkit: capture: -C, -G and -W need -w FILE\n");
+		return EXIT_USAGE;
+	}
+	if (c->rotate_files && !c->rotate_bytes && !c->rotate_secs) {
+		fprintf(stderr, "ifkit: capture: -W goes with -C or -G\n");
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+int iptap_capture(struct cli *cli, int argc, char **argv)
+{
+	const char *ifname = "";
+	struct capture *c;
+	struct child ch = { .pid = -1, .go_fd = -1 };
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	struct perf_event_attr attr = { 0 };
+	struct perf_buffer *pb = NULL;
+	struct iptap_reader_stat rs = { 0 };
+	char pin_dir[128], path[256], devname[IFNAMSIZ] = "";
+	int sock = -1, ns_fd, map_fd = -1, filters_fd = -1, stats_fd = -1, ncpu, err;
+	int ret = EXIT_FAIL;
+	int *cpus = NULL, *keys = NULL;
+	uint32_t slot = 0;
+	bool gone = false, have_stats = false;
+	struct sigaction sa = { 0 };
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return EXIT_FAIL;
+	c->fd = -1;
+	c->snaplen = IPTAP_DEFAULT_SNAPLEN;
+	ret = parse_args(c, &ifname, argc, argv);
+	if (ret) {
+		free(c);
+		return ret < 0 ? EXIT_OK : ret;
+	}
+	ret = EXIT_FAIL;
+	if (c->expr && compile_filter(c)) {
+		free(c);
 		return EXIT_USAGE;
 	}
 	if (pin_dir_of(cli, pin_dir, sizeof(pin_dir)))
-		return EXIT_FAIL;
+		goto out;
 
-	c.count = count;
-	c.text = !file;
-	c.tai_off = clock_ns(CLOCK_TAI) - clock_ns(CLOCK_REALTIME);
-	if (!file || !strcmp(file, "-")) {
-		c.out = stdout;
-	} else {
-		c.out = fopen(file, "we");
-		if (!c.out) {
-			fprintf(stderr, "ifkit: capture: %s: %s\n", file, strerror(errno));
-			return EXIT_FAIL;
-		}
-	}
-	setvbuf(c.out, NULL, _IOFBF, 1 << 20);
-	if (!c.text && pcap_writer_open(&c.w, c.out, ng, snaplen)) {
-		fprintf(stderr, "ifkit: capture: cannot write the file header\n");
+	c->text = !c->file;
+	c->tai_off = clock_ns(CLOCK_TAI) - clock_ns(CLOCK_REALTIME);
+	c->heap = calloc(IPTAP_REORDER_MAX, sizeof(*c->heap));
+	if (!c->heap)
+		goto out;
+	if (c->text) {
+		c->out = stdout;
+		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	} else if (file_open(c)) {
 		goto out;
 	}
-	if (!c.text)
-		fflush(c.out);
 
 	/* Become a PKTAP listener: the connection stays open while we read. */
 	sock = ctl_connect(cli->sock_path);
@@ -246,7 +758,7 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 	}
 	ctl_req_init(&req, IFKIT_CMD_IPTAP_LISTEN);
 	snprintf(req.name, sizeof(req.name), "%s", ifname);
-	req.value = snaplen;
+	req.value = c->snaplen;
 	req.seq = (unsigned int)getpid();
 	ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	memset(&rep, 0, sizeof(rep));
@@ -257,6 +769,8 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		cli_report(&rep, err, "capture");
 		goto out;
 	}
+	slot = rep.value;
+	snprintf(devname, sizeof(devname), "%s", rep.name);
 
 	/* The loader passes the ring; the pin is the way when it did not. */
 	snprintf(path, sizeof(path), "%s/iptap_events", pin_dir);
@@ -266,14 +780,25 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "ifkit: capture: %s: %s\n", path, strerror(errno));
 		goto out;
 	}
+	filters_fd = reader_map(sock, 0);
+	stats_fd = reader_map(sock, 1);
+	if (filters_fd < 0 || stats_fd < 0)
+		goto out;
+	if (c->cmd && child_start(c, &ch))
+		goto out;
+	/* Filters before rings: no record reaches us unfiltered. */
+	if (bpf_map_update_elem(filters_fd, &slot, &c->filter, BPF_ANY)) {
+		fprintf(stderr, "ifkit: capture: iptap_filters[%u]: %s\n", slot, strerror(errno));
+		goto out;
+	}
 	ncpu = libbpf_num_possible_cpus();
-	cpus = calloc((size_t)ncpu, sizeof(int));
-	keys = calloc((size_t)ncpu, sizeof(int));
+	cpus = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(int));
+	keys = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(int));
 	if (ncpu <= 0 || !cpus || !keys)
 		goto out;
 	for (int i = 0; i < ncpu; i++) {
 		cpus[i] = i;
-		keys[i] = (int)(rep.value * (unsigned int)ncpu) + i;
+		keys[i] = (int)(slot * (unsigned int)ncpu) + i;
 	}
 	attr.type = PERF_TYPE_SOFTWARE;
 	attr.config = PERF_COUNT_SW_BPF_OUTPUT;
@@ -284,7 +809,7 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = ncpu, .cpus = cpus,
 			    .map_keys = keys);
 
-		pb = perf_buffer__new_raw(map_fd, RING_PAGES, &attr, on_event, &c, &popts);
+		pb = perf_buffer__new_raw(map_fd, RING_PAGES, &attr, on_event, c, &popts);
 	}
 	if (!pb) {
 		fprintf(stderr, "ifkit: capture: perf ring: %s\n", strerror(errno));
@@ -294,48 +819,121 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "ifkit: capturing on %s (snaplen %u%s)\n", rep.name, snaplen,
-		c.text ? "" : ng ? ", pcapng" : ", pcap LINKTYPE_PKTAP");
+	fprintf(stderr, "ifkit: capturing on %s (snaplen %u%s%s%s)%s%s\n", devname, c->snaplen,
+		c->text ? "" : c->ng ? ", pcapng" : ", pcap LINKTYPE_PKTAP",
+		c->expr ? ", filter: " : "", c->expr ? c->expr : "",
+		c->cmd ? ", running " : "", c->cmd ? c->cmd[0] : "");
+	if (ch.go_fd >= 0) {
+		close(ch.go_fd);	/* the command may start */
+		ch.go_fd = -1;
+	}
 
-	while (!stop && !c.done && !c.werr) {
+	while (!stop && !c->done && !c->err) {
 		struct pollfd pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
+		uint64_t round;
 
 		err = perf_buffer__poll(pb, 100);
-		if (err == 0)
-			perf_buffer__consume(pb);	/* below the watermark: drain anyway */
-		else if (err < 0 && err != -EINTR)
-			break;
-		if (c.text)
-			fflush(c.out);
-		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLIN))) {
-			fprintf(stderr, "ifkit: capture: the iptap or the loader went away\n");
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "ifkit: capture: perf ring: %s\n", strerror(-err));
+			c->err = err;
 			break;
 		}
-	}
-	if (!c.done)
+		/* Every ring drained after this moment: older records are all here. */
+		round = (uint64_t)(clock_ns(CLOCK_TAI) - c->tai_off) - REORDER_MARGIN_NS;
 		perf_buffer__consume(pb);
-	ret = EXIT_OK;
-out:
-	if (c.out) {
-		if (fflush(c.out) && !c.werr)
-			c.werr = -EIO;
+		heap_flush(c, round);
+		if (c->text)
+			fflush(c->out);
+		else if (c->fd >= 0 && !c->done && !c->err)
+			maybe_rotate(c, time(NULL));
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLIN))) {
+			gone = true;
+			break;
+		}
+		child_reap(&ch, false);
+		if (ch.exited)
+			break;
 	}
-	if (pb)
-		fprintf(stderr, "%llu packets captured, %llu packets lost in the ring%s\n",
-			(unsigned long long)c.written, (unsigned long long)c.lost,
-			c.bad ? " (some records malformed)" : "");
-	if (c.werr) {
-		fprintf(stderr, "ifkit: capture: write error\n");
+	/*
+	 * Unmap our rings (the kernel counts what it can no longer write as
+	 * unmapped, not lost), drain them, then the counters are final.
+	 */
+	for (int i = 0; i < ncpu; i++) {
+		__u32 key = (__u32)keys[i];
+
+		bpf_map_delete_elem(map_fd, &key);
+	}
+	if (!c->done && !c->err)
+		perf_buffer__consume(pb);
+	heap_flush(c, UINT64_MAX);
+	slot_stats(stats_fd, slot, ncpu, &rs);
+	have_stats = true;
+	ret = EXIT_OK;
+	if (gone) {
+		why_gone(cli, devname);
+		ret = EXIT_FAIL;
+	}
+out:
+	if (c->text && c->out && fflush(c->out) && !c->err)
+		c->err = -errno;
+	if (!c->text)
+		file_close(c);
+	if (ch.pid > 0) {
+		if (!ch.exited && (stop || gone || c->err))
+			kill(ch.pid, SIGTERM);
+		child_reap(&ch, true);
+		if (ch.exited && WIFEXITED(ch.status) && WEXITSTATUS(ch.status))
+			fprintf(stderr, "ifkit: capture: %s exited with status %d\n", c->cmd[0],
+				WEXITSTATUS(ch.status));
+		else if (ch.exited && WIFSIGNALED(ch.status))
+			fprintf(stderr, "ifkit: capture: %s killed by signal %d\n", c->cmd[0],
+				WTERMSIG(ch.status));
+	}
+	if (ch.cg[0] && rmdir(ch.cg) < 0)
+		fprintf(stderr, "ifkit: capture: %s: %s (processes of the command remain)\n",
+			ch.cg, strerror(errno));
+	if (pb) {
+		uint64_t written = total_written(c);
+
+		fprintf(stderr, "%llu packets captured, %llu packets lost in the kernel (ring full)",
+			(unsigned long long)written, (unsigned long long)rs.lost);
+		if (rs.filtered || c->filtered_here)
+			fprintf(stderr, ", %llu filtered in the kernel, %llu here",
+				(unsigned long long)rs.filtered,
+				(unsigned long long)c->filtered_here);
+		if (c->bad)
+			fprintf(stderr, ", %llu malformed", (unsigned long long)c->bad);
+		if (c->early)
+			fprintf(stderr, ", %llu written before their reorder window closed",
+				(unsigned long long)c->early);
+		fputc('\n', stderr);
+		/* Every record the kernel wrote was read unless we stopped early or failed. */
+		if (have_stats && !c->done && !c->err && c->read != rs.records)
+			fprintf(stderr, "ifkit: capture: %llu records written by the kernel, "
+				"%llu read\n", (unsigned long long)rs.records,
+				(unsigned long long)c->read);
+	}
+	if (c->err) {
+		if (c->path[0])
+			fprintf(stderr, "ifkit: capture: %s: %s; %llu packets are in the file(s)\n",
+				c->path, strerror(-c->err), (unsigned long long)total_written(c));
 		ret = EXIT_FAIL;
 	}
 	perf_buffer__free(pb);
-	if (c.out && c.out != stdout)
-		fclose(c.out);
+	while (c->heap && c->nheap)
+		free(heap_pop(c));
+	free(c->heap);
+	iptap_expr_free(c->prog);
 	if (map_fd >= 0)
 		close(map_fd);
+	if (filters_fd >= 0)
+		close(filters_fd);
+	if (stats_fd >= 0)
+		close(stats_fd);
 	if (sock >= 0)
 		close(sock);
 	free(cpus);
 	free(keys);
+	free(c);
 	return ret;
 }

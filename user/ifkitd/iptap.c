@@ -100,11 +100,12 @@ struct reader {
 	struct client *c;
 	struct iptap_dev *dev;
 	uint32_t snaplen;
+	char comm[16];		/* the reader's command, for `show` */
 };
 
 struct iptap_state {
 	struct iptap_bpf *skel;
-	int cfg_fd, ifaces_fd, stats_fd, events_fd;
+	int cfg_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd;
 	int in_fd, out_fd, sink_fd;
 	int nr_cpus;
 	uint64_t priv_cookie;
@@ -311,6 +312,8 @@ static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info 
 		return 0;
 	ti = ns_find_if(ns, link->ifindex);
 	if_info_fill(link, &info);
+	if (ti && ti->created_hook)
+		info.flags |= IPTAP_IF_OWN_CLSACT;
 	/* names may change */
 	if (bpf_map_update_elem(st->ifaces_fd, &key, &info, BPF_ANY) < 0) {
 		err = -errno;
@@ -339,6 +342,11 @@ static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info 
 			return -ENOMEM;
 		ns->ifs = grown;
 		ns->capifs = cap;
+	}
+	if (a.created) {
+		/* Remembered in the pinned map: a restart after a crash deletes it. */
+		info.flags |= IPTAP_IF_OWN_CLSACT;
+		bpf_map_update_elem(st->ifaces_fd, &key, &info, BPF_ANY);
 	}
 	ns->ifs[ns->nifs++] = (struct tap_if){ link->ifindex, a.created };
 	pr_debug("iptap: tapping %s (ifindex %d)", link->name, link->ifindex);
@@ -854,13 +862,42 @@ static void cgroup_attach(struct iptap_state *st)
  * the programs recorded).  A socket shared by several processes gets the
  * first one found.
  */
+/* uid and cgroup v2 id (the inode of its directory) of process pid. */
+static void owner_ids(const char *pid, const char *cgroot, struct iptap_owner *owner)
+{
+	char path[300], line[512];
+	struct stat stb;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s", pid);
+	if (stat(path, &stb) == 0)
+		owner->uid = (__u32)stb.st_uid;
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (cgroot[0] && fgets(line, sizeof(line), f)) {
+		char full[800];
+
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(full, sizeof(full), "%s%s", cgroot, line + 3);
+		if (stat(full, &stb) == 0)
+			owner->cgroup_id = (__u64)stb.st_ino;
+		break;
+	}
+	fclose(f);
+}
+
 static void backfill_owners(struct iptap_state *st)
 {
 	int map_fd = bpf_map__fd(st->skel->maps.iptap_sk_owner), n = 0;
 	DIR *proc = opendir("/proc");
 	struct dirent *pe;
-	char self[16];
+	char self[16], cgroot[256] = "";
 
+	cgroup2_path(cgroot, sizeof(cgroot));
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	while (proc && (pe = readdir(proc))) {
 		struct iptap_owner owner = { 0 };
@@ -880,6 +917,7 @@ static void backfill_owners(struct iptap_state *st)
 		if (fgets(owner.comm, sizeof(owner.comm), f))
 			owner.comm[strcspn(owner.comm, "\n")] = '\0';
 		fclose(f);
+		owner_ids(pe->d_name, cgroot, &owner);
 		pidfd = (int)syscall(SYS_pidfd_open, (pid_t)owner.pid, 0);
 		if (pidfd < 0)
 			continue;
@@ -1100,6 +1138,17 @@ static int cmd_create(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, 
 	if (req->name[0] && unit_taken(st, unit))
 		return reply_error(r, -EEXIST, "%s: already exists", req->name);
 	fresh = ns_find(st, cookie) == NULL;
+	if (!fresh) {
+		uint32_t here = 0;
+
+		for (struct iptap_dev *o = st->devs; o; o = o->next)
+			here += o->ns->cookie == cookie;
+		/* The tap programs copy to at most this many iptaps of a namespace. */
+		if (here >= IPTAP_MAX_PER_NS)
+			return reply_error(r, -ENOSPC, "at most %d iptaps per network namespace "
+					   "(each gets every packet: listen on one of them)",
+					   IPTAP_MAX_PER_NS);
+	}
 	ns = ns_get(d, ns_fd, cookie);
 	if (!ns)
 		return reply_error(r, -ENOSPC, "too many tapped namespaces");
@@ -1168,12 +1217,56 @@ static uint32_t total_tap_count(struct iptap_state *st)
 	return n;
 }
 
-static void fill_info(struct ifkitd *d, struct iptap_dev *v, struct ifkit_iptap_info *info)
+/* A reader slot's counters summed over the CPUs. */
+static void reader_stats(struct iptap_state *st, uint32_t slot, struct iptap_reader_stat *sum)
+{
+	struct iptap_reader_stat *per = calloc((size_t)st->nr_cpus, sizeof(*per));
+
+	memset(sum, 0, sizeof(*sum));
+	if (per && bpf_map_lookup_elem(st->rstats_fd, &slot, per) == 0) {
+		for (int i = 0; i < st->nr_cpus; i++) {
+			sum->records += per[i].records;
+			sum->lost += per[i].lost;
+			sum->unmapped += per[i].unmapped;
+			sum->filtered += per[i].filtered;
+		}
+	}
+	free(per);
+}
+
+/*
+ * caller_uid: who asks.  Readers of other users are listed without their
+ * pid and command for a non-root caller (as ps would not hide them, but
+ * `show` is open to everyone and names processes it learnt as root).
+ */
+static void fill_info(struct ifkitd *d, struct iptap_dev *v, struct ifkit_iptap_info *info,
+		      uid_t caller_uid)
 {
 	struct iptap_state *st = d->iptap;
 	struct iptap_stat sum;
 
 	memset(info, 0, sizeof(*info));
+	for (uint32_t s = 0; s < IPTAP_MAX_READERS; s++) {
+		struct reader *rd = &st->readers[s];
+		struct iptap_reader_stat rs;
+		uint32_t n = info->n_readers;
+
+		if (!rd->used || rd->dev != v || n >= sizeof(info->readers) / sizeof(info->readers[0]))
+			continue;
+		reader_stats(st, s, &rs);
+		info->readers[n].slot = s;
+		info->readers[n].records = rs.records;
+		info->readers[n].lost = rs.lost;
+		info->readers[n].filtered = rs.filtered;
+		if (caller_uid == 0 || (rd->c && rd->c->uid == caller_uid)) {
+			info->readers[n].pid = rd->c ? rd->c->pid : -1;
+			memcpy(info->readers[n].comm, rd->comm, sizeof(rd->comm));
+		} else {
+			info->readers[n].pid = -1;
+		}
+		info->n_readers = n + 1;
+	}
+
 	snprintf(info->name, sizeof(info->name), "%s", v->name);
 	netns_name_of(v->ns->ns_fd, info->netns, sizeof(info->netns));
 	info->unit = v->unit;
@@ -1187,8 +1280,10 @@ static void fill_info(struct ifkitd *d, struct iptap_dev *v, struct ifkit_iptap_
 	info->bytes = sum.bytes;
 }
 
-static int cmd_show(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, struct reply *r)
+static int cmd_show(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
+		    struct reply *r)
 {
+	uid_t uid = c ? c->uid : 0;
 	struct ifkit_iptap_info info;
 	struct iptap_dev *v;
 	int err;
@@ -1198,16 +1293,32 @@ static int cmd_show(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, st
 		v = dev_find(d, req->name, ns_fd);
 		if (!v)
 			return reply_error(r, -ENODEV, "%s: no such iptap", req->name);
-		fill_info(d, v, &info);
+		fill_info(d, v, &info, uid);
 		return reply_add_item(r, IFKIT_ITEM_IPTAP, &info, sizeof(info));
 	}
 	for (v = d->iptap->devs; v; v = v->next) {
-		fill_info(d, v, &info);
+		fill_info(d, v, &info, uid);
 		err = reply_add_item(r, IFKIT_ITEM_IPTAP, &info, sizeof(info));
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/* A slot without filter; with its counters zeroed when it is given out. */
+static void reader_slot_reset(struct iptap_state *st, uint32_t slot, bool zero_stats)
+{
+	struct iptap_filter none;
+
+	memset(&none, 0, sizeof(none));
+	bpf_map_update_elem(st->filters_fd, &slot, &none, BPF_ANY);
+	if (zero_stats) {
+		struct iptap_reader_stat *zero = calloc((size_t)st->nr_cpus, sizeof(*zero));
+
+		if (zero)
+			bpf_map_update_elem(st->rstats_fd, &slot, zero, BPF_ANY);
+		free(zero);
+	}
 }
 
 static void reader_close(struct ifkitd *d, struct client *c)
@@ -1224,6 +1335,7 @@ static void reader_close(struct ifkitd *d, struct client *c)
 
 		bpf_map_delete_elem(d->iptap->events_fd, &key);
 	}
+	reader_slot_reset(d->iptap, (uint32_t)(rd - d->iptap->readers), false);
 	pr_info("iptap: PKTAP reader pid %d (slot %ld) left", c->pid,
 		(long)(rd - d->iptap->readers));
 	memset(rd, 0, sizeof(*rd));
@@ -1259,6 +1371,19 @@ static int cmd_listen(struct ifkitd *d, struct client *c, const struct ifkit_req
 		st->readers[s].snaplen = IPTAP_DEFAULT_SNAPLEN;
 	if (st->readers[s].snaplen < 20)
 		st->readers[s].snaplen = 20;
+	reader_slot_reset(st, (uint32_t)s, true);
+	{
+		char path[64];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)c->pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (fgets(st->readers[s].comm, sizeof(st->readers[s].comm), f))
+				st->readers[s].comm[strcspn(st->readers[s].comm, "\n")] = '\0';
+			fclose(f);
+		}
+	}
 	c->hold = true;
 	c->priv = &st->readers[s];
 	c->on_close = reader_close;
@@ -1269,6 +1394,25 @@ static int cmd_listen(struct ifkitd *d, struct client *c, const struct ifkit_req
 	snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", v->name);
 	pr_info("iptap: PKTAP reader pid %d on %s (slot %d, snaplen %u)", c->pid, v->name, s,
 		st->readers[s].snaplen);
+	return 0;
+}
+
+/*
+ * The reader's own maps, lent on its LISTEN connection: it writes its
+ * filter into iptap_filters[slot] before it maps its rings (so no record
+ * reaches it unfiltered) and reads its counters from iptap_reader_stats.
+ */
+static int cmd_reader_map(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
+			  struct reply *r)
+{
+	struct reader *rd = c ? c->priv : NULL;
+
+	if (!rd || c->on_close != reader_close)
+		return reply_error(r, -EINVAL, "not a PKTAP reader connection (LISTEN first)");
+	if (req->value > 1)
+		return reply_error(r, -EINVAL, "no reader map %u", req->value);
+	r->fd = req->value == 0 ? d->iptap->filters_fd : d->iptap->rstats_fd;
+	r->hdr.value = (__u32)(rd - d->iptap->readers);
 	return 0;
 }
 
@@ -1283,7 +1427,9 @@ static int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_r
 	case IFKIT_CMD_IPTAP_CREATE:
 		return cmd_create(d, req, ns_fd, r);
 	case IFKIT_CMD_IPTAP_SHOW:
-		return cmd_show(d, req, ns_fd, r);
+		return cmd_show(d, c, req, ns_fd, r);
+	case IFKIT_CMD_IPTAP_READER_MAP:
+		return cmd_reader_map(d, c, req, r);
 	case IFKIT_CMD_IPTAP_LISTEN:
 		return cmd_listen(d, c, req, ns_fd, r);
 	case IFKIT_CMD_IPTAP_DESTROY:
@@ -1318,7 +1464,9 @@ static int iptap_count(struct ifkitd *d)
 
 struct sweep_ctx {
 	uint32_t map_id;	/* our pinned iptap_ns_cfg */
-	int removed;
+	int ifaces_fd;		/* our pinned iptap_ifaces, or -1 */
+	uint64_t cookie;	/* of the namespace being swept */
+	int removed, qdiscs;
 };
 
 static bool prog_is_ours(uint32_t prog_id, uint32_t map_id)
@@ -1344,6 +1492,7 @@ static int sweep_link(const struct link_info *link, void *arg)
 {
 	struct sweep_ctx *sc = arg;
 	static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+	bool swept = false;
 
 	for (int i = 0; i < 2; i++) {
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = link->ifindex,
@@ -1358,14 +1507,29 @@ static int sweep_link(const struct link_info *link, void *arg)
 		opts.flags = 0;
 		if (bpf_tc_detach(&hook, &opts) == 0)
 			sc->removed++;
+		swept = true;
+	}
+	if (swept && sc->ifaces_fd >= 0) {
+		/* The clsact we created goes too (another owner's stays). */
+		struct iptap_if_key key = { .netns_cookie = sc->cookie, .ifindex = (__u32)link->ifindex };
+		struct iptap_if_info info;
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = link->ifindex,
+				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		if (bpf_map_lookup_elem(sc->ifaces_fd, &key, &info) == 0 &&
+		    (info.flags & IPTAP_IF_OWN_CLSACT) && bpf_tc_hook_destroy(&hook) == 0)
+			sc->qdiscs++;
 	}
 	return 0;
 }
 
 static int sweep_fn(void *arg)
 {
+	struct sweep_ctx *sc = arg;
 	struct nl_sock nl;
 
+	sc->cookie = 0;
+	cookie_fn(&sc->cookie);
 	if (nl_open(&nl))
 		return 0;
 	nl_link_dump(&nl, sweep_link, arg);
@@ -1374,10 +1538,10 @@ static int sweep_fn(void *arg)
 }
 
 /* Every namespace (named ones and every process's) once. */
-static int sweep_stale(struct ifkitd *d, uint32_t map_id)
+static int sweep_stale(struct ifkitd *d, uint32_t map_id, int ifaces_fd)
 {
 	static const char *const roots[] = { NETNS_RUN_DIR, "/proc" };
-	struct sweep_ctx sc = { .map_id = map_id };
+	struct sweep_ctx sc = { .map_id = map_id, .ifaces_fd = ifaces_fd };
 	ino_t *seen = calloc(4096, sizeof(*seen));
 	size_t nseen = 0;
 	libbpf_print_fn_t print;
@@ -1424,7 +1588,8 @@ static int sweep_stale(struct ifkitd *d, uint32_t map_id)
 	free(seen);
 	libbpf_set_print(print);
 	if (sc.removed)
-		pr_info("iptap: removed %d tap program(s) left by an earlier loader", sc.removed);
+		pr_info("iptap: removed %d tap program(s) and %d clsact qdisc(s) left by an earlier "
+			"loader", sc.removed, sc.qdiscs);
 	return sc.removed;
 }
 
@@ -1477,11 +1642,12 @@ static int iptap_init(struct ifkitd *d)
 		/* A pin from a build with another layout or CPU count: start afresh. */
 		char path[512];
 		static const char *const pins[] = { "iptap_ns_cfg", "iptap_ifaces",
-			"iptap_stats", "iptap_events", "iptap_sk_owner" };
+			"iptap_stats", "iptap_events", "iptap_sk_owner", "iptap_filters",
+			"iptap_reader_stats" };
 
 		pr_warn("iptap: load failed (%s); replacing old pins", strerror(-err));
 		iptap_bpf__destroy(st->skel);
-		for (size_t i = 0; i < 5; i++) {
+		for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 			snprintf(path, sizeof(path), "%s/%s", d->pin_dir, pins[i]);
 			unlink(path);
 		}
@@ -1502,6 +1668,8 @@ static int iptap_init(struct ifkitd *d)
 	st->ifaces_fd = bpf_map__fd(st->skel->maps.iptap_ifaces);
 	st->stats_fd = bpf_map__fd(st->skel->maps.iptap_stats);
 	st->events_fd = bpf_map__fd(st->skel->maps.iptap_events);
+	st->filters_fd = bpf_map__fd(st->skel->maps.iptap_filters);
+	st->rstats_fd = bpf_map__fd(st->skel->maps.iptap_reader_stats);
 	st->in_fd = bpf_program__fd(st->skel->progs.iptap_in);
 	st->out_fd = bpf_program__fd(st->skel->progs.iptap_out);
 	st->sink_fd = bpf_program__fd(st->skel->progs.iptap_sink);
@@ -1509,7 +1677,7 @@ static int iptap_init(struct ifkitd *d)
 	d->iptap = st;
 
 	/* Nothing is tapped while no loader holds an iptap: forget old state. */
-	sweep_stale(d, map_id_of(st->cfg_fd));
+	sweep_stale(d, map_id_of(st->cfg_fd), st->ifaces_fd);
 	map_clear(st->cfg_fd, sizeof(__u64));
 	map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
 
@@ -1553,14 +1721,18 @@ static void iptap_fini(struct ifkitd *d)
 static int iptap_teardown(struct ifkitd *d)
 {
 	char path[512];
-	int fd;
+	int fd, ifaces_fd;
 
 	/* iptaps died with their loader; only programs of a killed one may remain. */
 	snprintf(path, sizeof(path), "%s/iptap_ns_cfg", d->pin_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
-	sweep_stale(d, map_id_of(fd));
+	snprintf(path, sizeof(path), "%s/iptap_ifaces", d->pin_dir);
+	ifaces_fd = bpf_obj_get(path);
+	sweep_stale(d, map_id_of(fd), ifaces_fd);
+	if (ifaces_fd >= 0)
+		close(ifaces_fd);
 	close(fd);
 	return 0;
 }

@@ -1,11 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "pcap.h"
 
 static int put(struct pcap_writer *w, const void *p, size_t n)
 {
-	return fwrite(p, 1, n, w->f) == n ? 0 : -EIO;
+	if (w->err)
+		return w->err;
+	if (w->len + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 64 * 1024;
+		uint8_t *grown;
+
+		while (cap < w->len + n)
+			cap *= 2;
+		grown = realloc(w->buf, cap);
+		if (!grown)
+			return w->err = -ENOMEM;
+		w->buf = grown;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	return 0;
 }
 
 static int put32(struct pcap_writer *w, uint32_t v)
@@ -30,10 +50,57 @@ static size_t round4(size_t n)
 	return (n + 3) & ~(size_t)3;
 }
 
-int pcap_writer_open(struct pcap_writer *w, FILE *f, bool pcapng, uint32_t snaplen)
+int pcap_writer_flush(struct pcap_writer *w)
+{
+	size_t done = 0;
+
+	if (w->err)
+		return w->err;
+	while (done < w->len) {
+		ssize_t n = write(w->fd, w->buf + done, w->len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			struct stat st;
+
+			w->err = n < 0 ? -errno : -EIO;
+			/* A regular file keeps whole records only: what we counted. */
+			if (fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) && done)
+				if (ftruncate(w->fd, w->committed) == 0)
+					lseek(w->fd, w->committed, SEEK_SET);
+			w->pending = 0;
+			w->len = 0;
+			return w->err;
+		}
+		done += (size_t)n;
+	}
+	w->committed += (off_t)w->len;
+	w->packets += w->pending;
+	w->pending = 0;
+	w->len = 0;
+	return 0;
+}
+
+uint64_t pcap_writer_size(const struct pcap_writer *w)
+{
+	return (uint64_t)w->committed + w->len;
+}
+
+int pcap_writer_close(struct pcap_writer *w)
+{
+	int err = pcap_writer_flush(w);
+
+	free(w->buf);
+	w->buf = NULL;
+	w->cap = 0;
+	return err;
+}
+
+int pcap_writer_open(struct pcap_writer *w, int fd, bool pcapng, uint32_t snaplen)
 {
 	memset(w, 0, sizeof(*w));
-	w->f = f;
+	w->fd = fd;
 	w->ng = pcapng;
 	w->snaplen = snaplen ? snaplen : 65535;
 	if (!pcapng) {
@@ -44,25 +111,29 @@ int pcap_writer_open(struct pcap_writer *w, FILE *f, bool pcapng, uint32_t snapl
 			uint32_t sigfigs, snaplen, linktype;
 		} gh = { PCAP_MAGIC_USEC, 2, 4, 0, 0, w->snaplen + PKTAP_HDR_LEN, LINKTYPE_PKTAP };
 
-		return put(w, &gh, sizeof(gh));
+		if (put(w, &gh, sizeof(gh)))
+			return w->err;
+		return pcap_writer_flush(w);
 	}
 	/* Section Header Block: type, length, BOM, version 1.0, section length -1, length. */
 	if (put32(w, PCAPNG_SHB) || put32(w, 28) || put32(w, PCAPNG_BOM) || put16(w, 1) ||
 	    put16(w, 0))
-		return -EIO;
+		return w->err;
 	{
 		int64_t unknown = -1;
 
 		if (put(w, &unknown, sizeof(unknown)))
-			return -EIO;
+			return w->err;
 	}
-	return put32(w, 28);
+	if (put32(w, 28))
+		return w->err;
+	return pcap_writer_flush(w);
 }
 
 static int ng_option(struct pcap_writer *w, uint16_t code, const void *val, size_t len)
 {
 	if (put16(w, code) || put16(w, (uint16_t)len) || put(w, val, len))
-		return -EIO;
+		return w->err;
 	return pad4(w, len);
 }
 
@@ -83,22 +154,43 @@ static int ng_iface(struct pcap_writer *w, const char *name)
 	nlen = strlen(nm);
 	/* IDB: type, len, linktype u16, reserved u16, snaplen, options, end, len. */
 	len = (uint32_t)(20 + (nlen ? 4 + round4(nlen) : 0) + 4);
-	if (put32(w, PCAPNG_IDB) || put32(w, len) || put16(w, LINKTYPE_RAW) || put16(w, 0) ||
-	    put32(w, w->snaplen))
-		return -EIO;
+	if (put32(w, PCAPNG_IDB) || put32(w, len) || put16(w, LINKTYPE_LINUX_SLL2) ||
+	    put16(w, 0) || put32(w, w->snaplen + SLL2_HDR_LEN))
+		return w->err;
 	if (nlen && ng_option(w, 2 /* if_name */, nm, nlen))
-		return -EIO;
+		return w->err;
 	if (put32(w, 0) /* opt_endofopt */ || put32(w, len))
-		return -EIO;
+		return w->err;
 	memcpy(w->ifnames[w->nifaces], nm, PKTAP_IFXNAMSIZ);
 	return (int)w->nifaces++;
+}
+
+/* The LINUX_SLL2 header of a record (all fields big-endian). */
+static void sll2_header(const struct pktap_header *hdr, const uint8_t *pkt, uint32_t caplen,
+			uint8_t out[SLL2_HDR_LEN])
+{
+	uint16_t proto = caplen && (pkt[0] >> 4) == 6 ? 0x86dd : 0x0800;
+	uint16_t arphrd = hdr->pth_iftype == PKTAP_IFT_ETHER ? 1 :
+			  hdr->pth_iftype == PKTAP_IFT_LOOP ? 772 : 0xfffe;
+
+	memset(out, 0, SLL2_HDR_LEN);
+	out[0] = (uint8_t)(proto >> 8);
+	out[1] = (uint8_t)proto;
+	/* bytes 4-7 interface index: unknown here (it names the pcapng interface instead) */
+	out[8] = (uint8_t)(arphrd >> 8);
+	out[9] = (uint8_t)arphrd;
+	out[10] = (hdr->pth_flags & PTH_FLAG_DIR_OUT) ? 4 /* PACKET_OUTGOING */ : 0 /* HOST */;
+	out[11] = 0;	/* no link-layer address */
 }
 
 int pcap_writer_packet(struct pcap_writer *w, const struct pktap_header *hdr,
 		       const uint8_t *pkt, uint32_t caplen, uint32_t origlen, uint64_t ts_ns)
 {
 	uint64_t us = ts_ns / 1000;
+	int err = 0;
 
+	if (w->err)
+		return w->err;
 	if (caplen > w->snaplen)
 		caplen = w->snaplen;
 	if (origlen < caplen)
@@ -111,44 +203,44 @@ int pcap_writer_packet(struct pcap_writer *w, const struct pktap_header *hdr,
 		h.pth_length = PKTAP_HDR_LEN;
 		h.pth_frame_pre_length = 0;
 		if (put(w, rec, sizeof(rec)) || put(w, &h, sizeof(h)) || put(w, pkt, caplen))
-			return -EIO;
+			return w->err;
 	} else {
-		char comment[64];
+		char comment[96];
+		uint8_t sll2[SLL2_HDR_LEN];
 		int id = ng_iface(w, hdr->pth_ifname), clen = 0;
-		uint32_t flags = 0, len;
+		uint32_t flags = 0, len, cap = caplen + SLL2_HDR_LEN;
 
 		if (id < 0)
-			return id;
+			return id == -ENOSPC ? -ENOSPC : w->err;
 		if (hdr->pth_flags & PTH_FLAG_DIR_IN)
 			flags = 1;
 		else if (hdr->pth_flags & PTH_FLAG_DIR_OUT)
 			flags = 2;
-		if (hdr->pth_pid > 0 || hdr->pth_comm[0]) {
-			clen = snprintf(comment, sizeof(comment), "pid=%d comm=%.16s",
-					hdr->pth_pid, hdr->pth_comm);
+		if (hdr->pth_pid >= 0 || hdr->pth_comm[0]) {
+			clen = snprintf(comment, sizeof(comment), "pid=%d comm=%.16s svc=%u",
+					hdr->pth_pid, hdr->pth_comm, hdr->pth_svc);
 			if (clen < 0)
 				clen = 0;
 			if (clen >= (int)sizeof(comment))
 				clen = sizeof(comment) - 1;
 		}
-		len = (uint32_t)(28 + round4(caplen) + (flags ? 8 : 0) +
+		sll2_header(hdr, pkt, caplen, sll2);
+		len = (uint32_t)(28 + round4(cap) + (flags ? 8 : 0) +
 				 (clen ? 4 + round4((size_t)clen) : 0) + 4 + 4);
 		if (put32(w, PCAPNG_EPB) || put32(w, len) || put32(w, (uint32_t)id) ||
 		    put32(w, (uint32_t)(us >> 32)) || put32(w, (uint32_t)us) ||
-		    put32(w, caplen) || put32(w, origlen) || put(w, pkt, caplen) || pad4(w, caplen))
-			return -EIO;
+		    put32(w, cap) || put32(w, origlen + SLL2_HDR_LEN) ||
+		    put(w, sll2, sizeof(sll2)) || put(w, pkt, caplen) || pad4(w, cap))
+			return w->err;
 		if (flags && ng_option(w, 2 /* epb_flags */, &flags, 4))
-			return -EIO;
+			return w->err;
 		if (clen && ng_option(w, 1 /* opt_comment */, comment, (size_t)clen))
-			return -EIO;
+			return w->err;
 		if (put32(w, 0) || put32(w, len))
-			return -EIO;
+			return w->err;
 	}
-	w->packets++;
-	return 0;
-}
-
-int pcap_writer_flush(struct pcap_writer *w)
-{
-	return fflush(w->f) == 0 ? 0 : -errno;
+	w->pending++;
+	if (w->len >= PCAP_WRITER_BUF)
+		err = pcap_writer_flush(w);
+	return err;
 }
