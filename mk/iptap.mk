@@ -16,7 +16,7 @@ $(BUILD)/tests/test_iptap: LDLIBS += -lpcap
 $(BUILD)/obj/extcap/%.o: user/extcap/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -DIFKIT_BIN_DEFAULT=\"$(PREFIX)/sbin/ifkit\" -c $< -o $@
 
 $(IPTAP_EXTCAP): $(BUILD)/obj/extcap/ifkit-extcap.o
 	@echo "  LD      $@"

@@ -46,7 +46,7 @@
 #include "names.h"
 #include "pcap.h"
 
-#define RING_PAGES		4096		/* per CPU: 16 MiB */
+#define RING_PAGES		4096		/* per CPU: 16 MiB (-B changes it) */
 #define IPTAP_REORDER_MAX	(1u << 20)	/* records held for ordering */
 #define REORDER_MARGIN_NS	2000000ULL	/* a record being written while we look */
 
@@ -63,6 +63,7 @@ struct capture {
 	bool ng, text;
 	uint64_t count;
 	uint32_t snaplen;
+	uint32_t ring_pages;		/* per CPU, a power of 2 */
 	uint64_t rotate_bytes;		/* -C */
 	unsigned int rotate_files;	/* -W */
 	unsigned int rotate_secs;	/* -G */
@@ -114,6 +115,7 @@ static void cap_usage(FILE *out)
 "                link type LINUX_SLL2) instead of pcap LINKTYPE_PKTAP\n"
 "  -c COUNT      stop after COUNT packets\n"
 "  -s SNAPLEN    bytes of each IP packet to keep (default %u)\n"
+"  -B KiB        perf ring per CPU, as tcpdump's buffer size (default 16384)\n"
 "  -C MB         start a new file when this one passes MB million bytes (FILE,\n"
 "                FILE1, FILE2...; with -W, FILE0..FILE<W-1> in turn)\n"
 "  -W FILES      with -C: reuse FILES names in turn; with -G: stop after FILES files\n"
@@ -199,6 +201,8 @@ static int file_close(struct capture *c)
 	if (c->fd < 0)
 		return 0;
 	err = pcap_writer_close(&c->w);
+	if (err == -EPIPE)
+		err = 0;	/* the reader of the pipe is gone: nobody to tell */
 	c->written += c->w.packets;
 	c->w.packets = 0;
 	if (c->fd != STDOUT_FILENO && close(c->fd) && !err)
@@ -249,7 +253,8 @@ static void emit(struct capture *c, struct rec *r)
 			return;
 		if (pcap_writer_packet(&c->w, &r->h, r->pkt, r->caplen, r->origlen, r->ts)) {
 			c->err = c->w.err;
-			fprintf(stderr, "ifkit: capture: %s: write: %s\n", c->path,
+			if (c->err != -EPIPE)	/* a closed pipe is reported as an end */
+				fprintf(stderr, "ifkit: capture: %s: write: %s\n", c->path,
 				strerror(-c->err));
 			return;
 		}
@@ -576,6 +581,7 @@ static int parse_args(struct capture *c, const char **ifname, int argc, char **a
 		{ "write", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "snaplen", required_argument, NULL, 's' },
+		{ "buffer-size", required_argument, NULL, 'B' },
 		{ "pcapng", no_argument, NULL, 'n' },
 		{ "pid", required_argument, NULL, 'P' },
 		{ "comm", required_argument, NULL, 'm' },
@@ -601,7 +607,7 @@ static int parse_args(struct capture *c, const char **ifname, int argc, char **a
 		}
 	}
 	optind = 1;
-	while ((opt = getopt_long(nopt, argv, "i:w:c:s:C:W:G:nh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(nopt, argv, "i:w:c:s:B:C:W:G:nh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			if (!ifname_valid(optarg)) {
@@ -625,6 +631,15 @@ static int parse_args(struct capture *c, const char **ifname, int argc, char **a
 				return EXIT_USAGE;
 			}
 			c->snaplen = v;
+			break;
+		case 'B':
+			if (cli_parse_uint(optarg, &v) || v < 8 || v > 1048576) {
+				fprintf(stderr, "ifkit: capture: -B takes 8..1048576 (KiB per CPU)\n");
+				return EXIT_USAGE;
+			}
+			c->ring_pages = 1;
+			while (c->ring_pages * 2 <= v / 4)	/* pages of 4 KiB, a power of 2 */
+				c->ring_pages *= 2;
 			break;
 		case 'C':
 			if (cli_parse_uint(optarg, &v) || !v || v > 1000000) {
@@ -724,6 +739,7 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		return EXIT_FAIL;
 	c->fd = -1;
 	c->snaplen = IPTAP_DEFAULT_SNAPLEN;
+	c->ring_pages = RING_PAGES;
 	ret = parse_args(c, &ifname, argc, argv);
 	if (ret) {
 		free(c);
@@ -804,12 +820,12 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 	attr.config = PERF_COUNT_SW_BPF_OUTPUT;
 	attr.sample_type = PERF_SAMPLE_RAW;
 	attr.watermark = 1;
-	attr.wakeup_watermark = RING_PAGES * 4096 / 32;
+	attr.wakeup_watermark = c->ring_pages * 4096 / 32;
 	{
 		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = ncpu, .cpus = cpus,
 			    .map_keys = keys);
 
-		pb = perf_buffer__new_raw(map_fd, RING_PAGES, &attr, on_event, c, &popts);
+		pb = perf_buffer__new_raw(map_fd, c->ring_pages, &attr, on_event, c, &popts);
 	}
 	if (!pb) {
 		fprintf(stderr, "ifkit: capture: perf ring: %s\n", strerror(errno));
@@ -842,10 +858,22 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		round = (uint64_t)(clock_ns(CLOCK_TAI) - c->tai_off) - REORDER_MARGIN_NS;
 		perf_buffer__consume(pb);
 		heap_flush(c, round);
-		if (c->text)
+		if (c->text) {
 			fflush(c->out);
-		else if (c->fd >= 0 && !c->done && !c->err)
-			maybe_rotate(c, time(NULL));
+		} else if (c->fd >= 0 && !c->done && !c->err) {
+			/* Live readers (pipes, Wireshark's fifo) get each round at once. */
+			if (pcap_writer_flush(&c->w))
+				c->err = c->w.err;
+			else
+				maybe_rotate(c, time(NULL));
+		}
+		if (c->err == -EPIPE) {
+			/* The reader of the pipe stopped (tshark -a, head): a normal end. */
+			fprintf(stderr, "ifkit: capture: the reader closed the pipe\n");
+			c->err = 0;
+			c->done = true;
+			break;
+		}
 		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLIN))) {
 			gone = true;
 			break;

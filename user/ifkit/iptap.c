@@ -45,6 +45,18 @@ void iptap_print(struct cli *cli, const struct ifkit_iptap_info *ti, size_t n, s
 			json_u64(j, "tapped_interfaces", t->tapped_ifaces);
 			json_u64(j, "packets", t->packets);
 			json_u64(j, "bytes", t->bytes);
+			json_arr_open(j, "readers");
+			for (uint32_t r = 0; r < t->n_readers && r < 8; r++) {
+				json_obj_open(j, NULL);
+				json_i64(j, "pid", t->readers[r].pid);
+				json_str(j, "comm", t->readers[r].comm);
+				json_u64(j, "slot", t->readers[r].slot);
+				json_u64(j, "records", t->readers[r].records);
+				json_u64(j, "lost", t->readers[r].lost);
+				json_u64(j, "filtered", t->readers[r].filtered);
+				json_obj_close(j);
+			}
+			json_arr_close(j);
 			json_obj_close(j);
 			continue;
 		}
@@ -55,6 +67,13 @@ void iptap_print(struct cli *cli, const struct ifkit_iptap_info *ti, size_t n, s
 		       t->total_tap_count);
 		printf("    tapped interfaces %u, packets %llu bytes %llu\n", t->tapped_ifaces,
 		       (unsigned long long)t->packets, (unsigned long long)t->bytes);
+		for (uint32_t r = 0; r < t->n_readers && r < 8; r++)
+			printf("    reader slot %u pid %d comm %s: records %llu lost %llu filtered %llu\n",
+			       t->readers[r].slot, t->readers[r].pid,
+			       t->readers[r].comm[0] ? t->readers[r].comm : "-",
+			       (unsigned long long)t->readers[r].records,
+			       (unsigned long long)t->readers[r].lost,
+			       (unsigned long long)t->readers[r].filtered);
 	}
 }
 
