@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -389,9 +390,9 @@ static int compile_filter(struct capture *c)
 	return 0;
 }
 
-static int cgroup2_root(char *out, size_t len)
+static int cgroup2_mount_in(const char *mounts, const char *prefix, char *out, size_t len)
 {
-	FILE *f = fopen("/proc/self/mounts", "re");
+	FILE *f = fopen(mounts, "re");
 	char dev[256], dir[512], type[64];
 	int err = -ENOENT;
 
@@ -399,7 +400,7 @@ static int cgroup2_root(char *out, size_t len)
 		return -errno;
 	while (fscanf(f, "%255s %511s %63s %*s %*d %*d", dev, dir, type) == 3) {
 		if (!strcmp(type, "cgroup2")) {
-			snprintf(out, len, "%s", dir);
+			snprintf(out, len, "%s%s", prefix, dir);
 			err = 0;
 			break;
 		}
@@ -408,10 +409,35 @@ static int cgroup2_root(char *out, size_t len)
 	return err;
 }
 
+/*
+ * The cgroup v2 hierarchy.  Inside `ip netns exec` (a fresh /sys without
+ * it) we mount it on a directory of our own, unmounted at the end (*mounted).
+ */
+static int cgroup2_root(char *out, size_t len, char *mounted, size_t mlen)
+{
+	char dir[] = "/tmp/ifkit-cgroup.XXXXXX";
+
+	mounted[0] = '\0';
+	if (cgroup2_mount_in("/proc/self/mounts", "", out, len) == 0)
+		return 0;
+	if (!mkdtemp(dir))
+		return -errno;
+	if (mount("cgroup2", dir, "cgroup2", 0, NULL) < 0) {
+		int err = -errno;
+
+		rmdir(dir);
+		return err;
+	}
+	snprintf(out, len, "%s", dir);
+	snprintf(mounted, mlen, "%s", dir);
+	return 0;
+}
+
 struct child {
 	pid_t pid;
 	int go_fd;		/* closing it lets the child exec */
 	char cg[600];		/* its cgroup directory, "" if none */
+	char mnt[64];		/* cgroup2 we mounted for it, "" if none */
 	int status;
 	bool exited;
 };
@@ -426,7 +452,7 @@ static int child_start(struct capture *c, struct child *ch)
 	struct stat st;
 	int go[2], err;
 
-	err = cgroup2_root(root, sizeof(root));
+	err = cgroup2_root(root, sizeof(root), ch->mnt, sizeof(ch->mnt));
 	if (err) {
 		fprintf(stderr, "ifkit: capture: -- CMD needs cgroup v2: %s\n", strerror(-err));
 		return err;
@@ -920,6 +946,8 @@ out:
 	if (ch.cg[0] && rmdir(ch.cg) < 0)
 		fprintf(stderr, "ifkit: capture: %s: %s (processes of the command remain)\n",
 			ch.cg, strerror(errno));
+	if (ch.mnt[0] && umount2(ch.mnt, MNT_DETACH) == 0)
+		rmdir(ch.mnt);
 	if (pb) {
 		uint64_t written = total_written(c);
 
