@@ -5,7 +5,9 @@
 #   idle      iptap0 exists, nobody listens (programs do one lookup)
 #   raw       tcpdump -i iptap0 -w /dev/null
 #   raw-B     the same with tcpdump -B 65536 (its ring, not the tap, limits raw)
-#   pktap     ifkit iptap capture -w /dev/null (perf ring, PKTAP records)
+#   nomatch   ifkit iptap capture 'udp port 9' -w /dev/null: a filter that matches
+#             nothing, run in the kernel (no record is written)
+#   pktap     ifkit iptap capture -w /dev/null (perf ring, PKTAP records, lost counted)
 #   any       tcpdump -i any -w /dev/null, no iptap (what Linux users run today)
 #   any-B     the same with tcpdump -B 65536 (complete, to compare at equal completeness)
 # The taps run in the sender's namespace; the iperf3 client is pinned to CPU 0
@@ -70,6 +72,10 @@ wait_listeners() {	# field value
 	for i in $(seq 100); do [ "$(field "$1")" = "$2" ] && return 0; sleep 0.05; done
 	echo "bench: $1 never reached $2" >&2
 }
+wait_ready() {	# text in the listener's stderr: tcpdump's "listening on", ifkit's "capturing on"
+	for i in $(seq 100); do grep -q "$1" "$T/listener.err" 2>/dev/null && return 0; sleep 0.05; done
+	echo "bench: the listener never said '$1'" >&2
+}
 
 # start_mode MODE: set the tap up (iptap or not, listener or not)
 start_mode() {
@@ -81,38 +87,47 @@ start_mode() {
 	case "$1" in
 	raw)
 		ip netns exec "$na" tcpdump -n -i iptap0 -w /dev/null 2>"$T/listener.err" &
-		LISTENER=$!; wait_listeners raw_listeners 1 ;;
+		LISTENER=$!; wait_ready "listening on"; wait_listeners raw_listeners 1 ;;
 	raw-B)
 		ip netns exec "$na" tcpdump -B 65536 -n -i iptap0 -w /dev/null 2>"$T/listener.err" &
-		LISTENER=$!; wait_listeners raw_listeners 1 ;;
+		LISTENER=$!; wait_ready "listening on"; wait_listeners raw_listeners 1 ;;
+	nomatch)
+		ip netns exec "$na" "$BUILD/ifkit" -s "$L_SOCK" iptap capture -i iptap0 \
+			-w /dev/null udp port 9 2>"$T/listener.err" &
+		LISTENER=$!; wait_ready "capturing on" ;;
 	pktap)
 		ip netns exec "$na" "$BUILD/ifkit" -s "$L_SOCK" iptap capture -i iptap0 \
 			-w /dev/null 2>"$T/listener.err" &
-		LISTENER=$!; wait_listeners pktap_listeners 1 ;;
+		LISTENER=$!; wait_ready "capturing on" ;;
 	any)
 		ip netns exec "$na" tcpdump -n -i any -w /dev/null 2>"$T/listener.err" &
-		LISTENER=$!; sleep 1 ;;
+		LISTENER=$!; wait_ready "listening on" ;;
 	any-B)
 		ip netns exec "$na" tcpdump -B 65536 -n -i any -w /dev/null 2>"$T/listener.err" &
-		LISTENER=$!; sleep 1 ;;
+		LISTENER=$!; wait_ready "listening on" ;;
 	esac
-	sleep 0.2
 }
 
-# stop_mode: stop the listener; GOT = packets it got (or "-" if none)
+# stop_mode MODE: stop the listener; GOT = packets it got (or "-" if none),
+# LOST = packets it says it lost (tcpdump: dropped by kernel; ifkit: the
+# kernel's count of records it could not write)
 stop_mode() {
-	GOT=-
+	GOT=- LOST=-
 	[ -n "$LISTENER" ] || return 0
-	sleep 0.5	# let the listener drain its ring
+	# tcpdump does not drain its ring on SIGINT: give it a moment; ifkit drains itself
+	case "$1" in raw*|any*) sleep 0.5 ;; esac
 	kill -INT "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null || true
 	LISTENER=""
+	[ "$1" = nomatch ] && return 0
 	# tcpdump: received by filter - dropped by kernel; ifkit: captured
 	GOT=$(awk '/packets received by filter/ {r = $1} /packets dropped by kernel/ {d = $1}
 	     /packets captured, / {c = $1}
 	     END { if (r != "") print r - d; else print c + 0 }' "$T/listener.err")
+	LOST=$(awk '/packets dropped by kernel/ {print $1} /packets captured, / {print $4}' \
+		"$T/listener.err" | tail -1)
 }
 
-MODES="none idle raw raw-B pktap any any-B"
+MODES="none idle nomatch raw raw-B pktap any any-B"
 for r in $(seq "$BENCH_RUNS"); do
 	for m in $MODES; do
 		for kind in tcp udp; do
@@ -124,10 +139,11 @@ for r in $(seq "$BENCH_RUNS"); do
 				udp_run "$nb" 10.212.0.2 "$na" >> "$T/$m.$kind"
 			fi
 			sent=$(( $(pkts) - before ))
-			stop_mode
+			stop_mode "$m"
 			if [ "$GOT" != "-" ]; then
 				awk -v g="$GOT" -v s="$sent" 'BEGIN { printf "%.4f\n", s ? 100 * g / s : 0 }' \
 					>> "$T/$m.$kind.complete"
+				echo "${LOST:-0}" >> "$T/$m.$kind.lost"
 			fi
 		done
 	done
@@ -157,15 +173,22 @@ idle_ns=$(prog_ns "$in_id")
 base_ns=$(prog_ns "$sink_id")
 
 echo "iptap: iperf3 over veth, taps in the sender's namespace ($BENCH_RUNS interleaved runs of ${BENCH_SECS}s, medians)"
-printf '%-8s %10s %6s %10s %12s %6s %10s\n' mode "TCP Gb/s" ratio "complete%" "UDP64 pps" ratio "complete%"
+echo "ratios: /none = against no tap, /any = against tcpdump -i any (default buffer) in the same run;"
+echo "lost = median of what the listener reported lost (tcpdump: dropped by kernel; ifkit: counted by the kernel)"
+printf '%-8s %8s %6s %6s %9s %8s %10s %6s %6s %9s %8s\n' mode "TCP Gb/s" /none /any \
+	"complete%" lost "UDP64 pps" /none /any "complete%" lost
 bt=$(median < "$T/none.tcp"); bu=$(median < "$T/none.udp")
+at=$(median < "$T/any.tcp"); au=$(median < "$T/any.udp")
 for m in $MODES; do
 	t=$(median < "$T/$m.tcp"); u=$(median < "$T/$m.udp")
-	ct=-; cu=-
+	ct=-; cu=-; lt=-; lu=-
 	[ -f "$T/$m.tcp.complete" ] && ct=$(median < "$T/$m.tcp.complete")
 	[ -f "$T/$m.udp.complete" ] && cu=$(median < "$T/$m.udp.complete")
-	printf '%-8s %10s %6s %10s %12s %6s %10s\n' "$m" "$t" "$(ratio "$t" "$bt")" "$ct" \
-		"$u" "$(ratio "$u" "$bu")" "$cu"
+	[ -f "$T/$m.tcp.lost" ] && lt=$(median < "$T/$m.tcp.lost")
+	[ -f "$T/$m.udp.lost" ] && lu=$(median < "$T/$m.udp.lost")
+	printf '%-8s %8s %6s %6s %9s %8s %10s %6s %6s %9s %8s\n' "$m" "$t" "$(ratio "$t" "$bt")" \
+		"$(ratio "$t" "$at")" "$ct" "$lt" "$u" "$(ratio "$u" "$bu")" "$(ratio "$u" "$au")" \
+		"$cu" "$lu"
 done
 echo "idle tap program: $idle_ns ns per run vs $base_ns ns for a 2-instruction program" \
 	"(BPF_PROG_TEST_RUN): ~$((idle_ns - base_ns)) ns per packet with nobody listening"

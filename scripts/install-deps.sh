@@ -6,7 +6,7 @@ set -eu
 
 PKGS="make gcc clang llvm pkg-config libbpf-dev libxdp-dev libelf-dev zlib1g-dev libmnl-dev
 bpftool libcunit1-dev iproute2 tcpdump tshark iperf3 iputils-ping ethtool
-procps psmisc valgrind netcat-openbsd util-linux pv jq"
+procps psmisc valgrind netcat-openbsd util-linux pv jq libpcap-dev"
 
 missing=""
 for p in $PKGS; do
