@@ -7,7 +7,8 @@
 #   raw-B     the same with tcpdump -B 65536 (its ring, not the tap, limits raw)
 #   nomatch   ifkit iptap capture 'udp port 9' -w /dev/null: a filter that matches
 #             nothing, run in the kernel (no record is written)
-#   pktap     ifkit iptap capture -w /dev/null (perf ring, PKTAP records, lost counted)
+#   pktap     ifkit iptap capture -B 32768 -w /dev/null (perf ring, PKTAP records, lost
+#             counted; rings of 64 MiB in all on 2 CPUs, as any-B's tcpdump -B 65536)
 #   any       tcpdump -i any -w /dev/null, no iptap (what Linux users run today)
 #   any-B     the same with tcpdump -B 65536 (complete, to compare at equal completeness)
 # The taps run in the sender's namespace; the iperf3 client is pinned to CPU 0
@@ -96,8 +97,9 @@ start_mode() {
 			-w /dev/null udp port 9 2>"$T/listener.err" &
 		LISTENER=$!; wait_ready "capturing on" ;;
 	pktap)
+		# -B: the ring per CPU; 32 MiB x 2 CPUs = the 64 MiB of tcpdump -B 65536 (any-B)
 		ip netns exec "$na" "$BUILD/ifkit" -s "$L_SOCK" iptap capture -i iptap0 \
-			-w /dev/null 2>"$T/listener.err" &
+			-B "$PKTAP_RING_KB" -w /dev/null 2>"$T/listener.err" &
 		LISTENER=$!; wait_ready "capturing on" ;;
 	any)
 		ip netns exec "$na" tcpdump -n -i any -w /dev/null 2>"$T/listener.err" &
@@ -128,6 +130,7 @@ stop_mode() {
 }
 
 MODES="none idle nomatch raw raw-B pktap any any-B"
+PKTAP_RING_KB=$((65536 / $(nproc)))
 for r in $(seq "$BENCH_RUNS"); do
 	for m in $MODES; do
 		for kind in tcp udp; do

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,24 @@ static size_t round4(size_t n)
 	return (n + 3) & ~(size_t)3;
 }
 
+/* The buffer so far ends a record (or the file header, which is no record). */
+static int mark_end(struct pcap_writer *w, bool record)
+{
+	if (!record)
+		return 0;
+	if (w->nends == w->capends) {
+		size_t cap = w->capends ? w->capends * 2 : 1024;
+		size_t *grown = realloc(w->ends, cap * sizeof(*grown));
+
+		if (!grown)
+			return w->err = -ENOMEM;
+		w->ends = grown;
+		w->capends = cap;
+	}
+	w->ends[w->nends++] = w->len;
+	return 0;
+}
+
 int pcap_writer_flush(struct pcap_writer *w)
 {
 	size_t done = 0;
@@ -63,13 +82,19 @@ int pcap_writer_flush(struct pcap_writer *w)
 			continue;
 		if (n <= 0) {
 			struct stat st;
+			size_t whole = 0, bytes = 0;
 
 			w->err = n < 0 ? -errno : -EIO;
-			/* A regular file keeps whole records only: what we counted. */
-			if (fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) && done)
-				if (ftruncate(w->fd, w->committed) == 0)
-					lseek(w->fd, w->committed, SEEK_SET);
+			/* The records written whole count; a regular file keeps only them. */
+			while (whole < w->nends && w->ends[whole] <= done)
+				bytes = w->ends[whole++];
+			if (fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) && done > bytes)
+				if (ftruncate(w->fd, w->committed + (off_t)bytes) == 0)
+					lseek(w->fd, w->committed + (off_t)bytes, SEEK_SET);
+			w->committed += (off_t)bytes;
+			w->packets += whole;
 			w->pending = 0;
+			w->nends = 0;
 			w->len = 0;
 			return w->err;
 		}
@@ -78,6 +103,7 @@ int pcap_writer_flush(struct pcap_writer *w)
 	w->committed += (off_t)w->len;
 	w->packets += w->pending;
 	w->pending = 0;
+	w->nends = 0;
 	w->len = 0;
 	return 0;
 }
@@ -92,8 +118,10 @@ int pcap_writer_close(struct pcap_writer *w)
 	int err = pcap_writer_flush(w);
 
 	free(w->buf);
+	free(w->ends);
 	w->buf = NULL;
-	w->cap = 0;
+	w->ends = NULL;
+	w->cap = w->capends = w->nends = 0;
 	return err;
 }
 
@@ -239,6 +267,8 @@ int pcap_writer_packet(struct pcap_writer *w, const struct pktap_header *hdr,
 		if (put32(w, 0) || put32(w, len))
 			return w->err;
 	}
+	if (mark_end(w, true))
+		return w->err;
 	w->pending++;
 	if (w->len >= PCAP_WRITER_BUF)
 		err = pcap_writer_flush(w);

@@ -21,7 +21,8 @@
  *
  * Output is buffered here and written with write(2) in whole records: the
  * number of records said to be written is the number in the file.  After a
- * failed write, a regular file is cut back to the last complete record.
+ * failed write (a full disk), the records that made it whole are counted and
+ * a regular file is cut back to the last of them.
  */
 #ifndef IFKIT_PCAP_H
 #define IFKIT_PCAP_H
@@ -50,6 +51,8 @@ struct pcap_writer {
 	uint32_t nifaces;
 	uint8_t *buf;			/* whole records not yet written */
 	size_t len, cap;
+	size_t *ends;			/* where each record in buf ends */
+	size_t nends, capends;
 	off_t committed;		/* bytes in the file, all whole records */
 	uint64_t packets;		/* records in the file */
 	uint64_t pending;		/* records in buf */
