@@ -1873,6 +1873,39 @@ static void test_show_hides_readers(void)
 	h_kill(c, SIGINT);
 }
 
+struct pipe_wait {
+	const char *out;
+};
+
+static bool ping_seen(void *arg)
+{
+	struct pipe_wait *pw = arg;
+	struct text_in t = { pw->out, "CPU" };
+
+	h_sh("ip netns exec %s ping -c 1 -q 127.0.0.1 >/dev/null", E.ns1);
+	return file_has(&t);
+}
+
+/* `bpftool map event_pipe` on the pinned ring still shows the records (slot 0's rings). */
+static void test_bpftool_event_pipe(void)
+{
+	const char *out = h_tmp("event_pipe.out"), *err = h_tmp("ep.err");
+	struct pipe_wait pw = { out };
+	pid_t c, bt;
+
+	FX_UP(true);
+	c = capture_start(err, "-w /dev/null");	/* holds slot 0: records are written */
+	CU_ASSERT_FATAL(c > 0);
+	bt = h_spawn(NULL, "exec bpftool map event_pipe pinned %s/iptap_events >%s 2>&1",
+		     E.l.pin_dir, out);
+	CU_ASSERT_FATAL(bt > 0);
+	CU_ASSERT(h_wait_for(ping_seen, &pw, 5000));
+	h_kill(bt, SIGINT);
+	h_kill(c, SIGINT);
+	/* The capture says where its records went. */
+	CU_ASSERT(wait_text(err, "records written by the kernel", 100));
+}
+
 static int e2e_cleanup(void)
 {
 	fx_down();
@@ -1933,6 +1966,7 @@ static void add_suites(void)
 	CU_add_test(s, "rotation: -C/-W and -G/-W", test_rotation);
 	CU_add_test(s, "extcap: make install, tshark -D lists it, captures live", test_extcap);
 	CU_add_test(s, "show hides other users' readers from non-root", test_show_hides_readers);
+	CU_add_test(s, "bpftool map event_pipe reads the pinned ring", test_bpftool_event_pipe);
 }
 
 int main(int argc, char **argv)
