@@ -31,13 +31,49 @@
 #define FETH_TC_PRIO 1
 #define FETH_TC_HANDLE 0xfe70
 
+_Static_assert(FETH_MAX_UNITS == IFKIT_MAX_UNITS, "feth maps are sized for every unit");
+
 struct feth_state {
 	struct feth_bpf *skel;
 	int table_fd;
 	int stats_fd;
 	int prog_fd;
 	int nr_cpus;
+	/*
+	 * Units whose hidden end exists, so an auto-numbered create finds the
+	 * first free unit without asking the kernel about every unit.  A cache
+	 * of kernel state: rebuilt at start and after lost link events, kept by
+	 * our own creates/destroys and the link monitor.  A stale bit costs at
+	 * most one failed create (EEXIST), never a wrong answer.
+	 */
+	uint64_t unit_used[IFKIT_MAX_UNITS / 64];
 };
+
+static void unit_mark(struct ifkitd *d, uint32_t unit, bool used)
+{
+	uint64_t bit = 1ULL << (unit % 64);
+
+	if (unit >= IFKIT_MAX_UNITS)
+		return;
+	if (used)
+		d->feth->unit_used[unit / 64] |= bit;
+	else
+		d->feth->unit_used[unit / 64] &= ~bit;
+}
+
+/* First unit >= from not known to be in use, or IFKIT_MAX_UNITS. */
+static uint32_t unit_first_free(struct ifkitd *d, uint32_t from)
+{
+	for (uint32_t w = from / 64; w < IFKIT_MAX_UNITS / 64; w++) {
+		uint64_t free_bits = ~d->feth->unit_used[w];
+
+		if (w == from / 64)
+			free_bits &= ~0ULL << (from % 64);
+		if (free_bits)
+			return w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+	}
+	return IFKIT_MAX_UNITS;
+}
 
 /* What the kernel says about one feth right now. */
 struct feth_dev {
@@ -259,6 +295,7 @@ static int create_unit(struct ifkitd *d, uint32_t unit, int ns_fd, struct reply 
 	err = ifkitd_link_set_in(d, ns_fd, hl.link, &chg);
 	if (err)
 		{ fail_line = __LINE__; goto fail; }
+	unit_mark(d, unit, true);
 	snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", name);
 	pr_info("%s: created", name);
 	return 0;
@@ -291,12 +328,14 @@ static int cmd_create(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, 
 			return reply_error(r, err, "%s: a device of that name exists", req->name);
 		return err;
 	}
-	for (unit = 0; unit < IFKIT_MAX_UNITS; unit++) {
-		if (hidden_lookup(d, unit, &li) == 0)
-			continue;
+	for (unit = unit_first_free(d, 0); unit < IFKIT_MAX_UNITS;
+	     unit = unit_first_free(d, unit + 1)) {
 		err = create_unit(d, unit, ns_fd, r);
-		if (err != -EEXIST)	/* a foreign device may hold the name: skip it */
+		if (err != -EEXIST)
 			return err;
+		/* Our hidden end exists after all (stale cache), or a foreign device holds the name. */
+		if (hidden_lookup(d, unit, &li) == 0)
+			unit_mark(d, unit, true);
 		r->hdr.error = 0;
 		r->hdr.msg[0] = '\0';
 	}
@@ -311,6 +350,7 @@ static int destroy_dev(struct ifkitd *d, struct feth_dev *dev)
 	port_delete(d, dev->hidden.ifindex);
 	err = nl_link_del(&d->nl, dev->hidden.ifindex, -1);
 	stats_clear(d, dev->unit);
+	unit_mark(d, dev->unit, false);
 	pr_info("feth%u: destroyed", dev->unit);
 	return err == -ENODEV ? 0 : err;
 }
@@ -513,8 +553,10 @@ static void feth_link_event(struct ifkitd *d, const struct link_info *link, int 
 	struct feth_dev peer;
 	uint32_t unit;
 
-	if (!d->feth || !deleted || link->name[0] != 'h' ||
-	    name_parse_unit(link->name + 1, FETH_PREFIX, &unit))
+	if (!d->feth || link->name[0] != 'h' || name_parse_unit(link->name + 1, FETH_PREFIX, &unit))
+		return;
+	unit_mark(d, unit, !deleted);
+	if (!deleted)
 		return;
 	if (bpf_map_lookup_elem(d->feth->table_fd, &key, &port))
 		return;
@@ -529,11 +571,24 @@ static void feth_link_event(struct ifkitd *d, const struct link_info *link, int 
 	}
 }
 
+static int mark_one(const struct link_info *link, void *arg)
+{
+	struct ifkitd *d = arg;
+	uint32_t unit;
+
+	if (link->name[0] == 'h' && name_parse_unit(link->name + 1, FETH_PREFIX, &unit) == 0)
+		unit_mark(d, unit, true);
+	return 0;
+}
+
 static void feth_resync(struct ifkitd *d)
 {
 	struct feth_port_key key, next, *prev = NULL;
 	struct feth_port port;
 	struct link_info li;
+
+	memset(d->feth->unit_used, 0, sizeof(d->feth->unit_used));
+	nl_link_dump(&d->nl, mark_one, d);
 
 	while (bpf_map_get_next_key(d->feth->table_fd, prev, &next) == 0) {
 		key = next;
@@ -565,6 +620,7 @@ static int adopt_one(const struct link_info *link, void *arg)
 
 	if (link->name[0] != 'h' || name_parse_unit(link->name + 1, FETH_PREFIX, &unit))
 		return 0;
+	unit_mark(d, unit, true);
 	if (dev_load(d, unit, &dev))
 		return 0;
 	err = attach_cross(d, dev.hidden.ifindex, false);
