@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpfmap.h"
 #include "feth.h"
 #include "feth.skel.h"
 #include "ifkitd.h"
@@ -38,7 +39,6 @@ struct feth_state {
 	int table_fd;
 	int stats_fd;
 	int prog_fd;
-	int nr_cpus;
 	/*
 	 * Units whose hidden end exists, so an auto-numbered create finds the
 	 * first free unit without asking the kernel about every unit.  A cache
@@ -131,11 +131,7 @@ static void port_delete(struct ifkitd *d, int hidden_ifindex)
 
 static void stats_clear(struct ifkitd *d, uint32_t unit)
 {
-	struct feth_stat *zero = calloc((size_t)d->feth->nr_cpus, sizeof(*zero));
-
-	if (zero)
-		bpf_map_update_elem(d->feth->stats_fd, &unit, zero, BPF_ANY);
-	free(zero);
+	bpfmap_percpu_zero(d->feth->stats_fd, &unit, sizeof(struct feth_stat));
 }
 
 static int hidden_set_up(struct ifkitd *d, int ifindex, int up)
@@ -404,7 +400,7 @@ static void fill_info(struct ifkitd *d, const struct feth_dev *dev, int caller_n
 		      struct ns_name_cache *cache, struct ifkit_feth_info *info)
 {
 	struct link_info vl;
-	struct feth_stat *per_cpu;
+	struct feth_stat sum;
 
 	memset(info, 0, sizeof(*info));
 	name_format(info->name, sizeof(info->name), FETH_PREFIX, dev->unit);
@@ -432,15 +428,11 @@ static void fill_info(struct ifkitd *d, const struct feth_dev *dev, int caller_n
 		info->rx_errors = vl.stats.rx_errors;
 		info->tx_errors = vl.stats.tx_errors;
 	}
-	per_cpu = calloc((size_t)d->feth->nr_cpus, sizeof(*per_cpu));
-	if (per_cpu && bpf_map_lookup_elem(d->feth->stats_fd, &dev->unit, per_cpu) == 0) {
-		for (int i = 0; i < d->feth->nr_cpus; i++) {
-			info->crossed_packets += per_cpu[i].crossed_packets;
-			info->crossed_bytes += per_cpu[i].crossed_bytes;
-			info->dropped_unpeered += per_cpu[i].dropped_unpeered;
-		}
+	if (bpfmap_percpu_sum_u64(d->feth->stats_fd, &dev->unit, sizeof(sum), &sum) == 0) {
+		info->crossed_packets = sum.crossed_packets;
+		info->crossed_bytes = sum.crossed_bytes;
+		info->dropped_unpeered = sum.dropped_unpeered;
 	}
-	free(per_cpu);
 }
 
 struct show_ctx {
@@ -581,28 +573,29 @@ static int mark_one(const struct link_info *link, void *arg)
 	return 0;
 }
 
-static void feth_resync(struct ifkitd *d)
+/* A table entry whose hidden end is gone: replay the deletion the monitor lost. */
+static int replay_lost_deletion(const void *keyp, void *arg)
 {
-	struct feth_port_key key, next, *prev = NULL;
+	const struct feth_port_key *key = keyp;
+	struct ifkitd *d = arg;
 	struct feth_port port;
 	struct link_info li;
 
+	if (bpf_map_lookup_elem(d->feth->table_fd, key, &port) ||
+	    nl_link_get(&d->nl, NULL, (int)key->hidden_ifindex, -1, &li) != -ENODEV)
+		return 0;
+	memset(&li, 0, sizeof(li));
+	li.ifindex = (int)key->hidden_ifindex;
+	name_hidden(li.name, sizeof(li.name), FETH_PREFIX, port.unit);
+	feth_link_event(d, &li, 1);
+	return BPFMAP_WALK_RESTART;
+}
+
+static void feth_resync(struct ifkitd *d)
+{
 	memset(d->feth->unit_used, 0, sizeof(d->feth->unit_used));
 	nl_link_dump(&d->nl, mark_one, d);
-
-	while (bpf_map_get_next_key(d->feth->table_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(d->feth->table_fd, &key, &port) ||
-		    nl_link_get(&d->nl, NULL, (int)key.hidden_ifindex, -1, &li) != -ENODEV)
-			continue;
-		/* Replay the deletion the monitor lost. */
-		memset(&li, 0, sizeof(li));
-		li.ifindex = (int)key.hidden_ifindex;
-		name_hidden(li.name, sizeof(li.name), FETH_PREFIX, port.unit);
-		feth_link_event(d, &li, 1);
-		prev = NULL;	/* the entry is gone: restart the walk */
-	}
+	bpfmap_walk(d->feth->table_fd, sizeof(struct feth_port_key), replay_lost_deletion, d);
 }
 
 struct adopt_ctx {
@@ -640,23 +633,22 @@ static int adopt_one(const struct link_info *link, void *arg)
 	return 0;
 }
 
-/* Drop table entries whose hidden end no longer exists. */
+/* A table entry whose hidden end no longer exists: drop it. */
+static int prune_one(const void *keyp, void *arg)
+{
+	const struct feth_port_key *key = keyp;
+	struct ifkitd *d = arg;
+	struct link_info li;
+
+	if (nl_link_get(&d->nl, NULL, (int)key->hidden_ifindex, -1, &li) != -ENODEV ||
+	    bpf_map_delete_elem(d->feth->table_fd, key))
+		return 0;
+	return BPFMAP_WALK_RESTART;
+}
+
 static void prune_table(struct ifkitd *d)
 {
-	struct feth_port_key key, next, *prev = NULL;
-	struct link_info li;
-	struct feth_port port;
-
-	while (bpf_map_get_next_key(d->feth->table_fd, prev, &next) == 0) {
-		key = next;
-		if (nl_link_get(&d->nl, NULL, (int)key.hidden_ifindex, -1, &li) == -ENODEV &&
-		    bpf_map_lookup_elem(d->feth->table_fd, &key, &port) == 0) {
-			bpf_map_delete_elem(d->feth->table_fd, &key);
-			prev = NULL;	/* restart: deleting invalidates the cursor */
-			continue;
-		}
-		prev = &key;
-	}
+	bpfmap_walk(d->feth->table_fd, sizeof(struct feth_port_key), prune_one, d);
 }
 
 static int feth_init(struct ifkitd *d)
@@ -669,7 +661,6 @@ static int feth_init(struct ifkitd *d)
 	d->feth = calloc(1, sizeof(*d->feth));
 	if (!d->feth)
 		return -ENOMEM;
-	d->feth->nr_cpus = libbpf_num_possible_cpus();
 	d->feth->skel = feth_bpf__open_opts(&oopts);
 	if (!d->feth->skel) {
 		err = -errno;
