@@ -24,16 +24,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "common.bpf.h"
 #include "iptap.h"
-
-#define TC_ACT_UNSPEC	(-1)
-#define TC_ACT_SHOT	2
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define LINUX_AF_INET	2
-#define LINUX_AF_INET6	10
-#define PROTO_TCP	6
-#define PROTO_UDP	17
 
 const volatile __u32 nr_cpus = 1;
 

@@ -772,9 +772,7 @@ static bool file_has(void *arg)
 /* Wait until path contains text (a log line, a ready mark). */
 static bool wait_text(const char *path, const char *text, int timeout_ms)
 {
-	struct text_in t = { path, text };
-
-	return h_wait_for(file_has, &t, timeout_ms);
+	return h_wait_file(path, text, timeout_ms);
 }
 
 /* tcpdump on iptap0 in ns1 (extra options in opts), ready when it says "listening on". */

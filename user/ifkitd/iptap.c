@@ -30,6 +30,37 @@
  */
 #include "iptap_int.h"
 
+/* The kernel id of a map, by descriptor (0 if unknown). */
+static uint32_t map_id_of(int fd)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+struct clear_arg {
+	int fd;
+};
+
+static int clear_one(const void *key, void *arg)
+{
+	struct clear_arg *ca = arg;
+
+	return bpf_map_delete_elem(ca->fd, key) == 0 ? BPFMAP_WALK_RESTART : -errno;
+}
+
+/* Forget every entry of a hash map. */
+static void map_clear(int fd, size_t key_size)
+{
+	struct clear_arg ca = { fd };
+
+	bpfmap_walk(fd, key_size, clear_one, &ca);
+}
+
 static int iptap_init(struct ifkitd *d)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
@@ -92,9 +123,9 @@ static int iptap_init(struct ifkitd *d)
 	d->iptap = st;
 
 	/* Nothing is tapped while no loader holds an iptap: forget old state. */
-	iptap_sweep_stale(d, ifk_map_id(st->cfg_fd), st->ifaces_fd);
-	ifk_map_clear(st->cfg_fd, sizeof(__u64));
-	ifk_map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
+	iptap_sweep_stale(d, map_id_of(st->cfg_fd), st->ifaces_fd);
+	map_clear(st->cfg_fd, sizeof(__u64));
+	map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
 
 	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (st->timer_fd >= 0) {
@@ -145,7 +176,7 @@ static int iptap_teardown(struct ifkitd *d)
 		return 0;
 	snprintf(path, sizeof(path), "%s/iptap_ifaces", d->pin_dir);
 	ifaces_fd = bpf_obj_get(path);
-	iptap_sweep_stale(d, ifk_map_id(fd), ifaces_fd);
+	iptap_sweep_stale(d, map_id_of(fd), ifaces_fd);
 	if (ifaces_fd >= 0)
 		close(ifaces_fd);
 	close(fd);

@@ -263,7 +263,7 @@ static uint32_t total_tap_count(struct iptap_state *st)
 /* A reader slot's counters summed over the CPUs. */
 static void reader_stats(struct iptap_state *st, uint32_t slot, struct iptap_reader_stat *sum)
 {
-	ifk_percpu_lookup_sum(st->rstats_fd, &slot, st->nr_cpus, sizeof(*sum), sum);
+	bpfmap_percpu_sum_u64(st->rstats_fd, &slot, sizeof(*sum), sum);
 }
 
 /*
@@ -344,13 +344,8 @@ static void reader_slot_reset(struct iptap_state *st, uint32_t slot, bool zero_s
 
 	memset(&none, 0, sizeof(none));
 	bpf_map_update_elem(st->filters_fd, &slot, &none, BPF_ANY);
-	if (zero_stats) {
-		struct iptap_reader_stat *zero = calloc((size_t)st->nr_cpus, sizeof(*zero));
-
-		if (zero)
-			bpf_map_update_elem(st->rstats_fd, &slot, zero, BPF_ANY);
-		free(zero);
-	}
+	if (zero_stats)
+		bpfmap_percpu_zero(st->rstats_fd, &slot, sizeof(struct iptap_reader_stat));
 }
 
 static void reader_close(struct ifkitd *d, struct client *c)

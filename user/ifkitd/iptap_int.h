@@ -32,7 +32,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "bpf_util.h"
+#include "bpfmap.h"
 #include "iptap.h"
 #include "iptap.skel.h"
 #include "iptap_util.h"

@@ -266,16 +266,12 @@ void iptap_ns_update_cfg(struct tap_ns *ns)
 
 void iptap_stats_clear(struct iptap_state *st, uint32_t idx)
 {
-	struct iptap_stat *zero = calloc((size_t)st->nr_cpus, sizeof(*zero));
-
-	if (zero)
-		bpf_map_update_elem(st->stats_fd, &idx, zero, BPF_ANY);
-	free(zero);
+	bpfmap_percpu_zero(st->stats_fd, &idx, sizeof(struct iptap_stat));
 }
 
 void iptap_ns_stats(struct tap_ns *ns, struct iptap_stat *sum)
 {
-	ifk_percpu_lookup_sum(ns->st->stats_fd, &ns->idx, ns->st->nr_cpus, sizeof(*sum), sum);
+	bpfmap_percpu_sum_u64(ns->st->stats_fd, &ns->idx, sizeof(*sum), sum);
 }
 
 /* ---- raw listener counting ------------------------------------------------- */
