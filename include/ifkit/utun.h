@@ -42,7 +42,9 @@ extern "C" {
  * caller's network namespace.  Writes the interface name to ifname (may be
  * NULL) and returns the packet descriptor, or -1 with errno: EPERM (not
  * root), EBUSY (unit taken), ECONNREFUSED or ENOENT (no ifkitd running; a
- * message naming ifkitd goes to stderr), EINVAL (bad argument).
+ * message naming ifkitd goes to stderr), ETIMEDOUT (the loader did not answer
+ * within $IFKIT_TIMEOUT seconds, default 5: stopped or overloaded; a message
+ * naming it and its socket goes to stderr), EINVAL (bad argument).
  */
 int utun_open(int unit, char *ifname, size_t ifname_len);
 /* Same with an explicit loader socket path (NULL: $IFKIT_SOCKET or default). */

@@ -58,6 +58,21 @@ static int call(const char *sock_path, struct ifkit_req *req, int send_fd,
 	return err;
 }
 
+/* A stopped or overloaded loader: ctl.c gave up after IFKIT_TIMEOUT (default 5 s). */
+static int call_timed(const char *sock_path, struct ifkit_req *req, int send_fd,
+		      struct ifkit_rep *rep, int *rep_fd)
+{
+	int err = call(sock_path, req, send_fd, rep, rep_fd);
+	char msg[256];
+
+	if (err == -ETIMEDOUT) {
+		ctl_timeout_describe(msg, sizeof(msg), sock_path_of(sock_path),
+				     ctl_timeout_default());
+		fprintf(stderr, "libutun: %s\n", msg);
+	}
+	return err;
+}
+
 int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_len)
 {
 	struct ifkit_req req;
@@ -72,7 +87,7 @@ int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_le
 	if (ns_fd < 0)
 		return -1;
 	memset(&rep, 0, sizeof(rep));
-	err = call(sock_path, &req, ns_fd, &rep, &fd);
+	err = call_timed(sock_path, &req, ns_fd, &rep, &fd);
 	close(ns_fd);
 	if (err) {
 		if (fd >= 0)
@@ -109,7 +124,7 @@ static int flags_call(int fd, enum ifkit_cmd cmd, uint32_t value, struct ifkit_r
 	ctl_req_init(&req, cmd);
 	req.value = value;
 	memset(rep, 0, sizeof(*rep));
-	err = call(NULL, &req, fd, rep, NULL);
+	err = call_timed(NULL, &req, fd, rep, NULL);
 	return err ? set_errno(-err) : 0;
 }
 
