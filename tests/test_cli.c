@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,6 +224,119 @@ static void test_utun_open_times_out_on_stopped_loader(void)
 	}
 	h_loader_teardown(&l);
 	h_ns_delete(ns);
+}
+
+static void test_timeout_parse(void)
+{
+	int ms = -1;
+
+	CU_ASSERT_EQUAL(ctl_timeout_parse("5", &ms), 0);
+	CU_ASSERT_EQUAL(ms, 5000);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("0.5", &ms), 0);
+	CU_ASSERT_EQUAL(ms, 500);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("1.25", &ms), 0);
+	CU_ASSERT_EQUAL(ms, 1250);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("0", &ms), 0);
+	CU_ASSERT_EQUAL(ms, 0);
+	/* below a millisecond rounds up, never down to "no limit" */
+	CU_ASSERT_EQUAL(ctl_timeout_parse("0.0001", &ms), 0);
+	CU_ASSERT_EQUAL(ms, 1);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("86400", &ms), 0);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("86401", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("99999999999999999999", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("-1", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("+1", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("5s", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("1e3", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse(".5", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse("5.", &ms), -EINVAL);
+	CU_ASSERT_EQUAL(ctl_timeout_parse(" 5", &ms), -EINVAL);
+}
+
+/*
+ * ctl_call keeps one budget for the whole answer: a peer that sends the
+ * first datagram of a multi-part answer and then goes silent still ends the
+ * call on time.
+ */
+static void test_call_deadline(void)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
+	struct ifkit_req req;
+	struct ifkit_rep rep, part;
+	int sv[2];
+	long long t0, took;
+
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	CU_ASSERT_EQUAL(setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	CU_ASSERT_EQUAL(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	ctl_req_init(&req, IFKIT_CMD_FETH_SHOW);
+	req.seq = 7;
+	/* silent peer */
+	t0 = now_ms();
+	CU_ASSERT_EQUAL(ctl_call(sv[0], &req, -1, &rep, NULL, NULL, NULL), -ETIMEDOUT);
+	took = now_ms() - t0;
+	CU_ASSERT_TRUE(took >= 250 && took < 2000);
+	/* a first part announcing more, then nothing */
+	memset(&part, 0, sizeof(part));
+	part.magic = IFKIT_CTL_MAGIC;
+	part.version = IFKIT_CTL_VERSION;
+	part.cmd = req.cmd;
+	part.seq = req.seq;
+	part.flags = IFKIT_REP_F_MORE;
+	CU_ASSERT_EQUAL(send(sv[1], &part, sizeof(part), 0), (ssize_t)sizeof(part));
+	t0 = now_ms();
+	CU_ASSERT_EQUAL(ctl_call(sv[0], &req, -1, &rep, NULL, NULL, NULL), -ETIMEDOUT);
+	took = now_ms() - t0;
+	CU_ASSERT_TRUE(took >= 250 && took < 2000);
+	/* a whole answer in time is taken as before */
+	part.flags = 0;
+	part.error = -ENODEV;
+	CU_ASSERT_EQUAL(send(sv[1], &part, sizeof(part), 0), (ssize_t)sizeof(part));
+	CU_ASSERT_EQUAL(ctl_call(sv[0], &req, -1, &rep, NULL, NULL, NULL), -ENODEV);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Config lines are read whole: a long one is one error, the numbering goes on. */
+static void test_config_read_line(void)
+{
+	char text[1400], line[CONFIG_LINE_MAX + 1];
+	char nul_text[] = "feth create\0feth9\nfeth create\n";
+	unsigned int lineno = 0;
+	size_t n = 0;
+	FILE *f;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "feth create feth1\n");
+	memset(text + n, '#', 600);
+	n += 600;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "feth create feth77\n");
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\nfeth create feth2");	/* no final newline */
+	f = fmemopen(text, n, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), 1);
+	CU_ASSERT_STRING_EQUAL(line, "feth create feth1");
+	CU_ASSERT_EQUAL(lineno, 1);
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), -E2BIG);
+	CU_ASSERT_EQUAL(lineno, 2);
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), 1);
+	CU_ASSERT_STRING_EQUAL(line, "");
+	CU_ASSERT_EQUAL(lineno, 3);
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), 1);
+	CU_ASSERT_STRING_EQUAL(line, "feth create feth2");
+	CU_ASSERT_EQUAL(lineno, 4);
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), 0);
+	CU_ASSERT_EQUAL(lineno, 4);
+	fclose(f);
+	/* a NUL byte would hide the rest of the line: refused */
+	f = fmemopen(nul_text, sizeof(nul_text) - 1, "r");
+	CU_ASSERT_FATAL(f != NULL);
+	lineno = 0;
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), -EINVAL);
+	CU_ASSERT_EQUAL(config_read_line(f, line, sizeof(line), &lineno), 1);
+	CU_ASSERT_STRING_EQUAL(line, "feth create");
+	CU_ASSERT_EQUAL(lineno, 2);
+	fclose(f);
 }
 
 /* --- 2. config file: the CLI's grammar, long lines refused --------------- */
@@ -567,6 +681,9 @@ static void add_suites(void)
 {
 	CU_pSuite s = CU_add_suite("cli", NULL, NULL);
 
+	add(s, "time-out values", test_timeout_parse);
+	add(s, "one deadline for a whole answer", test_call_deadline);
+	add(s, "config lines read whole", test_config_read_line);
 	add(s, "config lines are CLI commands", test_config_lines_are_cli_commands);
 	add(s, "--help everywhere, exit codes", test_help_and_exit_codes);
 	add(s, "status times out on a stopped loader", test_status_times_out_on_stopped_loader);
