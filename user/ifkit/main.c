@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "ifkit/version.h"
 #include "ctl.h"
 #include "log.h"
 #include "names.h"
@@ -26,6 +27,7 @@ static void usage(FILE *out)
 "Options:\n"
 "  -j, --json          JSON output for show/status\n"
 "  -s, --socket PATH   loader control socket (default %s, or $IFKIT_SOCKET)\n"
+"  -V, --version       print the version and exit\n"
 "  -h, --help          this text; `ifkit OBJECT --help` for an object's commands\n"
 "\n"
 "Devices are created in the caller's network namespace (ip netns exec NS ifkit ...).\n"
@@ -147,6 +149,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct cli cli = { .sock_path = IFKIT_DEFAULT_SOCK, .prog = "ifkit" };
@@ -156,11 +159,12 @@ int main(int argc, char **argv)
 	if (env && *env)
 		cli.sock_path = env;
 	/* '+': options after OBJECT belong to the object's command. */
-	while ((opt = getopt_long(argc, argv, "+js:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+js:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': cli.json = true; break;
 		case 's': cli.sock_path = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': puts(IFKIT_VERSION_LINE("ifkit")); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
