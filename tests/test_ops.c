@@ -462,6 +462,40 @@ static void test_unit_capabilities(void)
 	loader_stop(&l);
 }
 
+/* ---- libutun(3) ----------------------------------------------------------- */
+
+static bool peer_address_set(void *arg)
+{
+	return h_sh("ip -n %s addr show | grep -q 'peer 10.9.0.2'", (const char *)arg) == 0;
+}
+
+/* The man page's example, as printed: compiled against this tree and run. */
+static void test_libutun_man_example(void)
+{
+	struct ops_loader l = { 0 };
+	char ns[H_NAME_LEN], src[192], exe[192];
+	pid_t pid;
+
+	snprintf(src, sizeof(src), "%s", h_tmp("echo.c"));
+	snprintf(exe, sizeof(exe), "%s", h_tmp("echo"));
+	/* The program between .SH EXAMPLES and .SH NOTES, roff's "\-" undone. */
+	CU_ASSERT_EQUAL_FATAL(h_sh("sed -n '/^\\.SH EXAMPLES/,/^\\.SH NOTES/p' docs/libutun.3 | "
+				   "sed -n '/^#include/,/^}/p' | sed 's/\\\\-/-/g' > %s && "
+				   "grep -q utun_open %s", src, src), 0);
+	CU_ASSERT_EQUAL_FATAL(h_sh("cc -Wall -Wextra -Werror -Iinclude -o %s %s $(dirname %s)/libutun.a",
+				   exe, src, h_bin("ifkitd")), 0);
+	CU_ASSERT_EQUAL_FATAL(loader_spawn(&l, "man", "", "", "--no-config"), 0);
+	CU_ASSERT_TRUE_FATAL(h_wait_for(loader_answers, &l, 20000));
+	CU_ASSERT_EQUAL_FATAL(h_ns_create("manc", ns, sizeof(ns)), 0);
+	pid = h_spawn(ns, "IFKIT_SOCKET=%s exec %s", l.sock, exe);
+	CU_ASSERT_TRUE(pid > 0);
+	CU_ASSERT_TRUE(h_wait_for(peer_address_set, ns, 20000));
+	/* "Then ping 10.9.0.2 is answered through the program." */
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -W 1 -w 20 10.9.0.2", ns), 0);
+	h_kill(pid, SIGTERM);
+	loader_stop(&l);
+}
+
 static void add_suites(void)
 {
 	CU_pSuite s;
@@ -480,6 +514,10 @@ static void add_suites(void)
 	CU_add_test(s, "time stamps, or priorities under journald", test_log_timestamps);
 	CU_add_test(s, "config devices logged once", test_log_config_once);
 	CU_add_test(s, "module start failure logged once", test_log_init_failure_once);
+
+	s = CU_add_suite("libutun(3)", NULL, NULL);
+	CU_add_test(s, "the man page's example compiles and answers ping",
+		    test_libutun_man_example);
 
 	s = CU_add_suite("systemd unit", NULL, NULL);
 	CU_add_test(s, "systemd-analyze verify is silent", test_unit_verifies);
