@@ -148,6 +148,19 @@ SYSCONFDIR     ?= /etc
 UNITDIR        ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
 
+# Files that embed PREFIX (pkg-config files, ...) depend on this stamp: it is
+# rewritten only when PREFIX changes, so `make; make install PREFIX=/usr`
+# does not install a libutun.pc that says /usr/local.
+PREFIX_STAMP := $(BUILD)/.prefix
+$(PREFIX_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+.PHONY: FORCE
+FORCE:
+ifdef UTUN_PC
+$(UTUN_PC): $(PREFIX_STAMP)
+endif
+
 # ifkit goes to bin/: read-only queries (show, status) work for every user.
 # An edited config is never overwritten (the Debian package makes it a
 # conffile).  Man pages are installed by their section suffix (ifkitd.8,
