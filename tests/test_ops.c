@@ -462,6 +462,74 @@ static void test_unit_capabilities(void)
 	loader_stop(&l);
 }
 
+/* ---- bash completion ------------------------------------------------------- */
+
+/*
+ * Complete the command line `line` (the word under the cursor is the last,
+ * possibly empty) with etc/bash-completion/ifkit; the candidates, one line,
+ * sorted.  ns: run inside that namespace (NULL: here).
+ */
+static int complete(char *out, size_t len, const char *ns, const char *line)
+{
+	char prefix[128] = "";
+
+	if (ns)
+		snprintf(prefix, sizeof(prefix), "ip netns exec %s ", ns);
+	/* PATH: the completion runs `ifkit` like a user's shell would. */
+	return h_sh_out(out, len,
+			"%senv PATH=$(dirname %s):$PATH bash --norc -c '"
+			"source etc/bash-completion/ifkit; line=\"%s\"; "
+			"read -ra COMP_WORDS <<< \"$line\"; "
+			"case $line in *\" \") COMP_WORDS+=(\"\");; esac; "
+			"COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _ifkit; "
+			"printf \"%%s\\n\" \"${COMPREPLY[@]}\" | sort | tr \"\\n\" \" \"'",
+			prefix, h_bin("ifkit"), line);
+}
+
+static void test_bash_completion(void)
+{
+	struct ops_loader l = { 0 };
+	const char *cfg;
+	char arg[256], line[256], out[512];
+
+	if (h_sh("command -v bash") != 0) {
+		h_skip("bash not installed");
+		return;
+	}
+	cfg = write_file("comp.conf", "feth create feth0\nfeth create feth1\niptap create\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	snprintf(arg, sizeof(arg), "-c %s", cfg);
+	CU_ASSERT_EQUAL_FATAL(loader_spawn(&l, "comp", "", "", arg), 0);
+	CU_ASSERT_TRUE_FATAL(h_wait_for(loader_answers, &l, 20000));
+
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, "ifkit "), 0);
+	CU_ASSERT_STRING_EQUAL(out, "feth help iptap status utun ");
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, "ifkit -j fe"), 0);
+	CU_ASSERT_STRING_EQUAL(out, "feth ");
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, "ifkit feth "), 0);
+	CU_ASSERT_STRING_EQUAL(out, "create destroy help peer set show unpeer ");
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, "ifkit iptap "), 0);
+	CU_ASSERT_STRING_EQUAL(out, "capture create destroy help show ");
+	/* device names from the loader named by -s, in any namespace */
+	snprintf(line, sizeof(line), "ifkit -s %s feth destroy ", l.sock);
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, line), 0);
+	CU_ASSERT_STRING_EQUAL(out, "feth0 feth1 ");
+	snprintf(line, sizeof(line), "ifkit -s %s feth peer feth0 f", l.sock);
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, line), 0);
+	CU_ASSERT_STRING_EQUAL(out, "feth0 feth1 ");
+	snprintf(line, sizeof(line), "ifkit -s %s iptap show ", l.sock);
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, line), 0);
+	CU_ASSERT_STRING_EQUAL(out, "--json -j iptap0 ");
+	snprintf(line, sizeof(line), "ifkit -s %s feth set feth1 media 10", l.sock);
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), NULL, line), 0);
+	CU_ASSERT_STRING_EQUAL(out, "10GbaseT ");
+	/* no loader at that socket: this namespace's /sys/class/net */
+	CU_ASSERT_EQUAL(complete(out, sizeof(out), l.home, "ifkit -s /nonexistent feth unpeer "),
+			0);
+	CU_ASSERT_STRING_EQUAL(out, "feth0 feth1 ");
+	loader_stop(&l);
+}
+
 /* ---- libutun(3) ----------------------------------------------------------- */
 
 static bool peer_address_set(void *arg)
@@ -514,6 +582,10 @@ static void add_suites(void)
 	CU_add_test(s, "time stamps, or priorities under journald", test_log_timestamps);
 	CU_add_test(s, "config devices logged once", test_log_config_once);
 	CU_add_test(s, "module start failure logged once", test_log_init_failure_once);
+
+	s = CU_add_suite("bash completion", NULL, NULL);
+	CU_add_test(s, "objects, commands, device names from the loader or /sys",
+		    test_bash_completion);
 
 	s = CU_add_suite("libutun(3)", NULL, NULL);
 	CU_add_test(s, "the man page's example compiles and answers ping",
