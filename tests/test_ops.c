@@ -564,6 +564,166 @@ static void test_libutun_man_example(void)
 	loader_stop(&l);
 }
 
+/* ---- the unit under a real systemd -------------------------------------------- */
+
+/* The container's systemd (PID 1 inside), by the host pid of its launcher. */
+static struct {
+	pid_t launcher;
+	pid_t systemd;
+	char dir[192];
+	char enter[96];		/* "nsenter -t PID -m -n -p" */
+} CT;
+
+static bool container_up(void *arg)
+{
+	char out[64];
+
+	(void)arg;
+	if (!CT.systemd) {
+		/* The launcher's child once it is systemd (before, the script runs
+		 * short-lived helpers as its children). */
+		if (h_sh_out(out, sizeof(out), "c=$(cat /proc/%d/task/%d/children | cut -d\" \" -f1) && "
+			     "grep -qx systemd /proc/$c/comm && echo $c", CT.launcher,
+			     CT.launcher) || !atoi(out))
+			return false;
+		CT.systemd = atoi(out);
+		snprintf(CT.enter, sizeof(CT.enter), "nsenter -t %d -m -n -p", CT.systemd);
+	}
+	return h_sh("%s systemctl is-system-running | grep -qx running", CT.enter) == 0;
+}
+
+static void container_stop(void)
+{
+	if (CT.launcher > 0)
+		h_kill(CT.launcher, SIGKILL);	/* --kill-child: the container goes too */
+	CT.launcher = 0;
+	/* The cgroups it made, deepest first, once their processes are gone. */
+	for (int i = 0; i < 100; i++) {
+		if (h_sh("for d in $(cat %s/cgdirs); do [ ! -d $d ] || find $d -depth -type d "
+			 "-exec rmdir {} + 2>/dev/null; [ ! -d $d ] || exit 1; done", CT.dir) == 0)
+			break;
+		usleep(50000);
+	}
+}
+
+static bool main_pid_gone(void *arg)
+{
+	return h_sh("%s systemctl show -p ActiveState ifkitd-test | grep -qx ActiveState=inactive",
+		    CT.enter) == 0 && arg;
+}
+
+static void test_unit_under_systemd(void)
+{
+	char sock[] = "/run/ifkit-test/ifkitd.sock", pin[128], priv[H_NAME_LEN], out[4096];
+	char ifkit[256], mainpid[32];
+	const char *cfg;
+
+	if (access("/lib/systemd/systemd", X_OK) || h_sh("command -v nsenter && unshare --help | "
+							  "grep -q kill-child") != 0) {
+		h_skip("no /lib/systemd/systemd, nsenter or unshare --kill-child "
+		       "(packages systemd, util-linux)");
+		return;
+	}
+	snprintf(CT.dir, sizeof(CT.dir), "%s", h_tmp("ct"));
+	snprintf(pin, sizeof(pin), "/sys/fs/bpf/ifkt%d-sd", (int)getpid());
+	snprintf(priv, sizeof(priv), "ifkt%d-sdp", (int)getpid());
+	h_register_dir(pin);
+	snprintf(ifkit, sizeof(ifkit), "%s -s %s", h_bin("ifkit"), sock);
+	CU_ASSERT_EQUAL_FATAL(h_sh("mkdir -p %s/units", CT.dir), 0);
+	cfg = write_file("sd.conf", "feth create feth0\nfeth create feth1\n"
+				    "feth peer feth0 feth1\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	/* The unit as shipped; only ExecStart's paths are this test's, and
+	 * nothing but it is started (no sysinit.target). */
+	CU_ASSERT_EQUAL_FATAL(h_sh("sed -e 's|^ExecStart=.*|ExecStart=%s -s %s -p %s -n %s -c %s|' "
+				   "-e 's|^\\[Unit\\]$|[Unit]\\nDefaultDependencies=no|' %s "
+				   "> %s/units/ifkitd-test.service", h_bin("ifkitd"), sock, pin,
+				   priv, cfg, UNIT_TEMPLATE, CT.dir), 0);
+	CU_ASSERT_EQUAL_FATAL(h_sh("printf '[Unit]\\nDefaultDependencies=no\\n"
+				   "Requires=ifkitd-test.service\\nAfter=ifkitd-test.service\\n"
+				   "Wants=systemd-journald.socket\\n' > %s/units/ifkit-test.target",
+				   CT.dir), 0);
+	CT.launcher = h_spawn(NULL, "exec tests/systemd-container.sh %s", CT.dir);
+	CU_ASSERT_TRUE_FATAL(CT.launcher > 0);
+	if (!h_wait_for(container_up, NULL, 30000)) {
+		h_sh("cat %s/systemd.log; cat /proc/%d/task/%d/children", CT.dir, CT.launcher,
+		     CT.launcher);
+		if (CT.systemd)
+			h_sh("%s systemctl is-system-running; %s systemctl --failed --no-pager",
+			     CT.enter, CT.enter);
+		container_stop();
+		CU_FAIL_FATAL("systemd in the container did not come up");
+	}
+
+	/* Type=notify: active only after READY=1, whose STATUS= systemd shows. */
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s systemctl show -p ActiveState,StatusText,"
+				 "Type ifkitd-test", CT.enter), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ActiveState=active"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Type=notify"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "StatusText=serving /run/ifkit-test/ifkitd.sock"));
+	/* `systemctl restart` returns when the loader answers and the config's
+	 * devices exist: asked at once, without a retry. */
+	CU_ASSERT_EQUAL(h_sh("%s sh -c 'systemctl restart ifkitd-test && %s feth show feth0 | "
+			     "grep -q \"peer feth1\"'", CT.enter, ifkit), 0);
+
+	/* The sandbox is in force, and what it allows is enough. */
+	CU_ASSERT_EQUAL(h_sh_out(mainpid, sizeof(mainpid), "%s systemctl show -p MainPID --value "
+				 "ifkitd-test | tr -d '\\n'", CT.enter), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s grep -E '^(NoNewPrivs|Seccomp|CapBnd):' "
+				 "/proc/%s/status", CT.enter, mainpid), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "NoNewPrivs:\t1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Seccomp:\t2"));
+	/* the private namespace is seen outside the service (no mount namespace) */
+	CU_ASSERT_EQUAL(h_sh("%s ip netns exec %s ip link show hfeth0", CT.enter, priv), 0);
+	/* utun: three (past the 8 MiB memlock without CAP_IPC_LOCK) */
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(h_sh("%s sh -c 'setsid %s --socket %s --local 127.0.0.1:%d "
+				     "--remote 127.0.0.1:%d --addr 10.79.%d.1 --peer 10.79.%d.2 "
+				     "</dev/null >/dev/null 2>&1 &'", CT.enter, h_bin("ifkit-tunnel"),
+				     sock, 7200 + i, 7300 + i, i, i), 0);
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "utun%d", i);
+		for (int t = 0; t < 100 && h_sh("%s ip link show %s", CT.enter, name); t++)
+			usleep(100000);
+		CU_ASSERT_EQUAL(h_sh("%s ip link show %s", CT.enter, name), 0);
+	}
+	/* iptap: sockets older than the iptap are attributed to their owner
+	 * (pidfd_getfd under the filter); the capture names `nc`. */
+	CU_ASSERT_EQUAL(h_sh("%s sh -c 'ip addr add 10.79.9.1/24 dev feth0 && "
+			     "ip addr add 10.79.9.2/24 dev feth1 && "
+			     "(setsid nc -u -l 10.79.9.2 9999 </dev/null >/dev/null 2>&1 &) && "
+			     "(setsid nc -u -s 10.79.9.1 -p 8888 10.79.9.2 9999 </dev/zero "
+			     ">/dev/null 2>&1 &) && %s iptap create && "
+			     "timeout 15 %s iptap capture -c 5 -w %s'", CT.enter, ifkit, ifkit,
+			     h_tmp("sd.pcap")), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "tshark -r %s -Y udp.port==9999 -T fields "
+				 "-e pktap.cmdname 2>/dev/null | sort -u", h_tmp("sd.pcap")), 0);
+	CU_ASSERT_STRING_EQUAL(out, "nc\n");
+
+	/* journald: priority parsed, no time stamp or program name of ours, once. */
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s journalctl -u ifkitd-test -o verbose "
+				 "--no-pager | grep -c 'MESSAGE=info: feth0: created$'", CT.enter), 0);
+	CU_ASSERT_STRING_EQUAL(out, "1\n");
+	CU_ASSERT_EQUAL(h_sh("%s journalctl -u ifkitd-test -o verbose --no-pager | "
+			     "grep -B20 'MESSAGE=info: feth0: created' | grep -q 'PRIORITY=6'",
+			     CT.enter), 0);
+
+	/* stop: clean exit; utuns and iptaps go, feth pairs stay */
+	CU_ASSERT_EQUAL(h_sh("%s systemctl stop ifkitd-test", CT.enter), 0);
+	CU_ASSERT_TRUE(h_wait_for(main_pid_gone, CT.enter, 10000));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s systemctl show -p Result,ExecMainStatus "
+				 "ifkitd-test", CT.enter), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Result=success"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ExecMainStatus=0"));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s ip -br link | awk '{print $1}' | "
+				 "cut -d@ -f1 | sort | tr '\\n' ' '", CT.enter), 0);
+	CU_ASSERT_STRING_EQUAL(out, "feth0 feth1 lo ");
+	container_stop();
+	h_sh("%s --teardown -s %s -p %s -n %s", h_bin("ifkitd"), h_tmp("none.sock"), pin, priv);
+}
+
 static void add_suites(void)
 {
 	CU_pSuite s;
@@ -595,6 +755,8 @@ static void add_suites(void)
 	CU_add_test(s, "systemd-analyze verify is silent", test_unit_verifies);
 	CU_add_test(s, "the unit's capabilities run feth, iptap and three utuns",
 		    test_unit_capabilities);
+	CU_add_test(s, "under systemd: notify, sandbox, utun, iptap, journal, stop",
+		    test_unit_under_systemd);
 }
 
 int main(int argc, char **argv)
