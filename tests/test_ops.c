@@ -606,6 +606,15 @@ static void container_stop(void)
 	}
 }
 
+/* Suite clean-up: also after a failed test (the harness kills processes but
+ * cannot remove cgroups). */
+static int container_cleanup(void)
+{
+	if (CT.dir[0])
+		container_stop();
+	return 0;
+}
+
 static bool main_pid_gone(void *arg)
 {
 	return h_sh("%s systemctl show -p ActiveState ifkitd-test | grep -qx ActiveState=inactive",
@@ -751,7 +760,7 @@ static void add_suites(void)
 	CU_add_test(s, "the man page's example compiles and answers ping",
 		    test_libutun_man_example);
 
-	s = CU_add_suite("systemd unit", NULL, NULL);
+	s = CU_add_suite("systemd unit", NULL, container_cleanup);
 	CU_add_test(s, "systemd-analyze verify is silent", test_unit_verifies);
 	CU_add_test(s, "the unit's capabilities run feth, iptap and three utuns",
 		    test_unit_capabilities);
