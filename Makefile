@@ -144,8 +144,10 @@ BINDIR         ?= $(PREFIX)/bin
 MANDIR         ?= $(PREFIX)/share/man
 INCLUDEDIR     ?= $(PREFIX)/include
 SYSCONFDIR     ?= /etc
-# Where systemd looks for packaged units (Debian 12: /lib/systemd/system).
-UNITDIR        ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+# Where systemd looks for units: the distribution's directory for PREFIX=/usr
+# (Debian 12: /lib/systemd/system), else under PREFIX (systemd also reads
+# /usr/local/lib/systemd/system).
+UNITDIR        ?= $(if $(filter /usr,$(PREFIX)),$(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system),$(PREFIX)/lib/systemd/system)
 COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
 
 # Files that embed PREFIX (pkg-config files, ...) depend on this stamp: it is
