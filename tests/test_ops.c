@@ -700,13 +700,20 @@ static void test_unit_under_systemd(void)
 	}
 	/* iptap: sockets older than the iptap are attributed to their owner
 	 * (pidfd_getfd under the filter); the capture names `nc`. */
+	/* Both sockets exist before the iptap (waited for with ss): only the
+	 * backfill, not the cgroup programs, can name their owner.  The client
+	 * sends ten datagrams a second. */
 	CU_ASSERT_EQUAL(h_sh("%s sh -c 'ip addr add 10.79.9.1/24 dev feth0 && "
 			     "ip addr add 10.79.9.2/24 dev feth1 && "
 			     "(setsid nc -u -l 10.79.9.2 9999 </dev/null >/dev/null 2>&1 &) && "
-			     "(setsid nc -u -s 10.79.9.1 -p 8888 10.79.9.2 9999 </dev/zero "
-			     ">/dev/null 2>&1 &) && %s iptap create && "
-			     "timeout 15 %s iptap capture -c 5 -w %s'", CT.enter, ifkit, ifkit,
-			     h_tmp("sd.pcap")), 0);
+			     "for i in $(seq 100); do ss -uan | grep -q 10.79.9.2:9999 && break; "
+			     "sleep 0.1; done && "
+			     "(setsid sh -c \"while :; do echo x; sleep 0.1; done | "
+			     "nc -u -s 10.79.9.1 -p 8888 10.79.9.2 9999\" </dev/null >/dev/null 2>&1 &) && "
+			     "for i in $(seq 100); do ss -uan | grep -q 10.79.9.1:8888 && break; "
+			     "sleep 0.1; done && "
+			     "%s iptap create && timeout 15 %s iptap capture -c 5 -w %s'", CT.enter,
+			     ifkit, ifkit, h_tmp("sd.pcap")), 0);
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "tshark -r %s -Y udp.port==9999 -T fields "
 				 "-e pktap.cmdname 2>/dev/null | sort -u", h_tmp("sd.pcap")), 0);
 	CU_ASSERT_STRING_EQUAL(out, "nc\n");
