@@ -244,6 +244,25 @@ static void test_deb_libutun(void)
 	CU_ASSERT_STRING_EQUAL(out, "too_short\n");
 }
 
+/* make deb refuses a changelog whose version is not IFKIT_VERSION. */
+static void test_deb_version_check(void)
+{
+	char tree[192], out[1024];
+
+	if (access("debian/changelog", R_OK) || h_sh("command -v dpkg-parsechangelog") != 0) {
+		h_skip("dpkg-parsechangelog (dpkg-dev) missing or not in the source tree");
+		return;
+	}
+	snprintf(tree, sizeof(tree), "%s", h_tmp("tree"));
+	CU_ASSERT_EQUAL_FATAL(h_sh("mkdir -p %s && tar --exclude=./build --exclude=./.git -cf - . | "
+				   "tar -C %s -xf - && sed -i '1s/(%s)/(0.0.1)/' "
+				   "%s/debian/changelog", tree, tree, IFKIT_VERSION, tree), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "BUILD=%s/build %s/scripts/build-deb.sh", tree,
+				 tree), 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "debian/changelog has 0.0.1"));
+	CU_ASSERT_EQUAL(h_sh("test -e %s/build/deb", tree), 1);	/* nothing was built */
+}
+
 static void add_suites(void)
 {
 	CU_pSuite s;
@@ -256,6 +275,8 @@ static void add_suites(void)
 		    test_deb_ifkit);
 	CU_add_test(s, "libutun1 and libutun-dev: library, header, .a, .so link, .pc",
 		    test_deb_libutun);
+	CU_add_test(s, "a changelog version other than IFKIT_VERSION is refused",
+		    test_deb_version_check);
 }
 
 int main(int argc, char **argv)
