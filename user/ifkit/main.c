@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "ifkit/version.h"
 #include "ctl.h"
 #include "names.h"
 
@@ -27,6 +28,7 @@ static void usage(FILE *out)
 "  -s, --socket PATH    loader control socket (default %s, or $IFKIT_SOCKET)\n"
 "  -t, --timeout SECS   give up on a loader that does not answer (default %g,\n"
 "                       or $IFKIT_TIMEOUT; 0 waits for ever)\n"
+"  -V, --version        print the version and exit\n"
 "  -h, --help           this text; `ifkit OBJECT --help` for an object's commands\n"
 "\n"
 "Devices are created in the caller's network namespace (ip netns exec NS ifkit ...).\n"
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	struct cli cli = {
@@ -136,7 +139,7 @@ int main(int argc, char **argv)
 	if (env && *env && parse_timeout("IFKIT_TIMEOUT", env, &cli.timeout_ms))
 		return EXIT_USAGE;
 	/* '+': options after OBJECT belong to the object's command. */
-	while ((opt = getopt_long(argc, argv, "+js:t:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+js:t:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j': cli.json = true; break;
 		case 's': cli.sock_path = optarg; break;
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return EXIT_OK;
+		case 'V': puts(IFKIT_VERSION_LINE("ifkit")); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

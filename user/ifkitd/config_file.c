@@ -61,11 +61,10 @@ int ifkitd_apply_config(struct ifkitd *d)
 		}
 		ret = ifkitd_dispatch(d, NULL, &req, d->home_ns_fd, &r);
 		/* A restarted loader finds its devices already there: that is fine. */
+		/* Success is logged by the module ("feth0: created"), once. */
 		if (ret && ret != -EEXIST && !(req.cmd == IFKIT_CMD_FETH_PEER && ret == -EBUSY))
 			pr_err("%s:%u: %s", d->config_path, lineno,
 			       r.hdr.msg[0] ? r.hdr.msg : strerror(-ret));
-		else if (!ret && r.hdr.name[0])
-			pr_info("%s:%u: created %s", d->config_path, lineno, r.hdr.name);
 		free(r.items);
 	}
 	fclose(f);
