@@ -558,6 +558,93 @@ static void test_libutun_drop_privileges(void)
 	h_ns_delete(ns);
 }
 
+/*
+ * A control connection root opened, inherited by a process that dropped
+ * root: setting flags through it is refused (the loader checks each
+ * message's sender, not only who connected), whether the sender attaches
+ * its credentials (ctl_send does) or not (a plain send: the kernel adds
+ * them).  Getting through it still works.
+ */
+static int inherited_child(int sock, int fd)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	int err;
+
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return 1;
+	ctl_req_init(&req, IFKIT_CMD_UTUN_SET_FLAGS);
+	req.value = 0;
+	err = ctl_call(sock, &req, fd, &rep, NULL, NULL, NULL);
+	return err == -EPERM ? 0 : 2;
+}
+
+static int plain_send_child(int sock)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	ssize_t n;
+
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		return 1;
+	ctl_req_init(&req, IFKIT_CMD_UTUN_SET_FLAGS);
+	snprintf(req.name, sizeof(req.name), "utun12");
+	if (send(sock, &req, sizeof(req), 0) != (ssize_t)sizeof(req))
+		return 2;
+	n = recv(sock, &rep, sizeof(rep), 0);
+	if (n < (ssize_t)offsetof(struct ifkit_rep, flags))
+		return 3;
+	return rep.error == -EPERM ? 0 : 4;
+}
+
+static int run_child(int (*fn)(int, int), int a, int b)
+{
+	int st = -1;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(a, b));
+	if (pid > 0 && waitpid(pid, &st, 0) == pid)
+		return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+	return -1;
+}
+
+static int plain_send_child2(int sock, int unused)
+{
+	(void)unused;
+	return plain_send_child(sock);
+}
+
+static void test_inherited_connection(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	uint32_t flags = 9;
+	int fd, sock, sock2, st;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("inh", ns, sizeof(ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(ns) == 0);
+	fd = utun_open_at(L.sock, 12, name, sizeof(name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_INPUT), 0);
+	/* connections opened while root, then handed to children that drop it */
+	sock = ctl_connect(L.sock);
+	sock2 = ctl_connect(L.sock);
+	CU_ASSERT_FATAL(sock >= 0 && sock2 >= 0);
+	st = run_child(inherited_child, sock, fd);
+	CU_ASSERT_EQUAL(st, 0);
+	st = run_child(plain_send_child2, sock2, -1);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT_EQUAL(utun_get_flags(fd, &flags), 0);
+	CU_ASSERT_EQUAL(flags, UTUN_FLAGS_NO_INPUT);
+	close(sock);
+	close(sock2);
+	close(fd);
+	h_ns_delete(ns);
+}
+
 /* Darwin's AF_INET6 (30) in a framed write is IPv6 for the validator. */
 static void test_validate_darwin_af6(void)
 {
@@ -615,6 +702,8 @@ static void add_suites(void)
 		    test_mixed_sockets);
 	CU_add_test(e2e, "libutun: gets after setuid, set EPERM, short ifname",
 		    test_libutun_drop_privileges);
+	CU_add_test(e2e, "root-opened control connection used after setuid: set EPERM",
+		    test_inherited_connection);
 }
 
 int main(int argc, char **argv)

@@ -69,19 +69,29 @@ ssize_t ctl_send(int sock, const void *buf, size_t len, int fd)
 {
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct ucred))];
 	} cbuf;
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct ucred cred = { .pid = getpid(), .uid = geteuid(), .gid = getegid() };
+	struct cmsghdr *cmsg;
 	ssize_t n;
 
+	/*
+	 * Our effective credentials ride on every message (the kernel lets a
+	 * process claim only ids it has), so the loader judges each request
+	 * by who sends it now, not by who opened the connection.
+	 */
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(cred)) + (fd >= 0 ? CMSG_SPACE(sizeof(int)) : 0);
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_CREDENTIALS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(cred));
+	memcpy(CMSG_DATA(cmsg), &cred, sizeof(cred));
 	if (fd >= 0) {
-		struct cmsghdr *cmsg;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg = CMSG_NXTHDR(&msg, cmsg);
 		cmsg->cmsg_level = SOL_SOCKET;
 		cmsg->cmsg_type = SCM_RIGHTS;
 		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
@@ -95,9 +105,14 @@ ssize_t ctl_send(int sock, const void *buf, size_t len, int fd)
 
 ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd)
 {
+	return ctl_recv_cred(sock, buf, len, fd, NULL);
+}
+
+ssize_t ctl_recv_cred(int sock, void *buf, size_t len, int *fd, struct ucred *cred)
+{
 	union {
 		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		char buf[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(struct ucred))];
 	} cbuf;
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = {
@@ -109,6 +124,8 @@ ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd)
 
 	if (fd)
 		*fd = -1;
+	if (cred)
+		cred->uid = (uid_t)-1;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -117,6 +134,12 @@ ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd)
 	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		int nfds, fds[4];
 
+		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_CREDENTIALS &&
+		    cmsg->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			if (cred)
+				memcpy(cred, CMSG_DATA(cmsg), sizeof(*cred));
+			continue;
+		}
 		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
 			continue;
 		nfds = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
