@@ -218,6 +218,40 @@ static void test_no_loader(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ifkitd"));
 }
 
+/*
+ * tests/darwin/ctl_edges.c in every build: socket/ioctl/connect/option
+ * errors before any loader is asked, a closed system socket's number reused
+ * by a UDP socket going to the C library, threads churning the table.
+ */
+static void edges_variant(const char *variant)
+{
+	char bin[300], out[4096], so[256];
+	int st;
+
+	snprintf(bin, sizeof(bin), "%s", h_bin("darwin/ctl_edges"));
+	snprintf(so, sizeof(so), "%s", h_bin("libutun-darwin.so"));
+	st = h_sh_out(out, sizeof(out), "%s%s %s%s", strcmp(variant, "-hdronly") ? "" : "LD_PRELOAD=",
+		      strcmp(variant, "-hdronly") ? "" : so, bin, variant);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "DONE 0"));
+	if (st)
+		fprintf(stderr, "ctl_edges%s:\n%s\n", variant, out);
+}
+
+static void test_edges(void)
+{
+	char out[1024];
+	int st;
+
+	edges_variant("");
+	edges_variant("-hdronly");
+	edges_variant("-static");
+	/* headers only without the library: a clean EAFNOSUPPORT, nothing else opened */
+	st = h_sh_out(out, sizeof(out), "%s-hdronly", h_bin("darwin/ctl_edges"));
+	CU_ASSERT_NOT_EQUAL(st, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "CHECK socket FAIL (errno 97"));
+}
+
 /* ---------- end to end ---------- */
 
 /*
@@ -477,8 +511,10 @@ static void test_mixed_sockets(void)
 	if (!need_loader())
 		return;
 	CU_ASSERT_FATAL(h_ns_create("mix", ns, sizeof(ns)) == 0);
-	CU_ASSERT_FATAL(client_start(&c, ns, "", "-u 2 -m 7301") == 0);
+	CU_ASSERT_FATAL(client_start(&c, ns, "", "-u 2 -m 7301 -N") == 0);
 	CU_ASSERT_FATAL(h_wait_for(client_ready, &c, 5000));
+	/* O_NONBLOCK and FD_CLOEXEC set before connect survive the dup2 */
+	CU_ASSERT(has_line(&c, "FLAGS_KEPT 1 1"));
 	/* the client's own TCP/UDP self-test before and after opening the utun */
 	CU_ASSERT(has_line(&c, "MIX ok"));
 	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.87.0.1 peer 10.87.0.2 dev utun2", ns), 0);
@@ -689,6 +725,7 @@ static void add_suites(void)
 	CU_add_test(unit, "libutun getopt/setopt errors as the seed", test_libutun_opt_errors);
 	CU_add_test(unit, "Darwin AF_INET6 (30) validates as IPv6", test_validate_darwin_af6);
 	CU_add_test(unit, "no loader: ECONNREFUSED naming ifkitd", test_no_loader);
+	CU_add_test(unit, "system-socket edge cases, fd reuse, threads (3 builds)", test_edges);
 	CU_add_test(e2e, "pkg-config client: options, ping v4/v6, counters", test_echo_pkgconfig);
 	CU_add_test(e2e, "headers-only client under LD_PRELOAD", test_echo_preload);
 	CU_add_test(e2e, "client linked with the static archive", test_echo_static);

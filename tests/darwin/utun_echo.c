@@ -13,6 +13,8 @@
  *               that hard-codes it does
  *     -m PORT   also run ordinary sockets: a TCP and UDP self-test on
  *               127.0.0.1:PORT first, then echo UDP and TCP on PORT
+ *     -N        set O_NONBLOCK and FD_CLOEXEC before connect; print whether
+ *               the connected descriptor still has them
  *
  * Prints one line per step on stdout ("IFNAME utun3 7", "READY", ...); a
  * failed open prints the step and exits with its errno.
@@ -28,6 +30,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +92,8 @@ static int make_reply(uint8_t *ip, size_t len, int v6)
 	return 1;
 }
 
+static int nonblock_before;
+
 static int open_utun(int unit, const char *ctl_name)
 {
 	struct ctl_info info;
@@ -110,6 +115,12 @@ static int open_utun(int unit, const char *ctl_name)
 		printf("CTLIOCGINFO: %s\n", strerror(err));
 		goto fail;
 	}
+	if (nonblock_before &&
+	    (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	     fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)) {
+		err = errno;
+		goto fail;
+	}
 	memset(&sc, 0, sizeof(sc));
 	sc.sc_len = sizeof(sc);
 	sc.sc_family = AF_SYSTEM;
@@ -121,6 +132,9 @@ static int open_utun(int unit, const char *ctl_name)
 		printf("connect: %s\n", strerror(err));
 		goto fail;
 	}
+	if (nonblock_before)
+		printf("FLAGS_KEPT %d %d\n", !!(fcntl(fd, F_GETFL) & O_NONBLOCK),
+		       !!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
 	return fd;
 fail:
 	close(fd);
@@ -242,15 +256,16 @@ int main(int argc, char **argv)
 	int udp = -1, tcp = -1, conn = -1;
 	unsigned long answered = 0;
 
-	while ((opt = getopt(argc, argv, "u:n:d6m:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:n:d6m:N")) != -1) {
 		switch (opt) {
 		case 'u': unit = atoi(optarg); break;
 		case 'n': ctl_name = optarg; break;
 		case 'd': drop = 1; break;
 		case '6': darwin_af6 = 1; break;
 		case 'm': port = atoi(optarg); break;
+		case 'N': nonblock_before = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-u unit] [-n name] [-d] [-6] [-m port]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-u unit] [-n name] [-d] [-6] [-m port] [-N]\n", argv[0]);
 			return 2;
 		}
 	}

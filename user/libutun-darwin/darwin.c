@@ -111,8 +111,20 @@ static int sys_setsockopt(int fd, int lv, int o, const void *v, socklen_t l)
 	return (int)syscall(SYS_setsockopt, fd, lv, o, v, l);
 }
 
+/* A child forked while another thread held the lock must not inherit it held. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&ctx.lock);
+}
+
+static void fork_done(void)
+{
+	pthread_mutex_unlock(&ctx.lock);
+}
+
 static void resolve_next(void)
 {
+	pthread_atfork(fork_prepare, fork_done, fork_done);
 	ctx.next_socket = (socket_fn)dlsym(RTLD_NEXT, "socket");
 	ctx.next_ioctl = (ioctl_fn)dlsym(RTLD_NEXT, "ioctl");
 	ctx.next_connect = (connect_fn)dlsym(RTLD_NEXT, "connect");
