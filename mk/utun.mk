@@ -7,7 +7,7 @@
 LIBUTUN_SRCS := $(wildcard user/libutun/*.c)
 LIBUTUN_OBJS := $(LIBUTUN_SRCS:user/libutun/%.c=$(BUILD)/obj/libutun/%.o)
 # The control-socket client code libutun needs; compiled -fPIC with libifkit.
-LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o
+LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/fdpass.o
 LIBUTUN_A    := $(BUILD)/libutun.a
 LIBUTUN_SO   := $(BUILD)/libutun.so
 LIBUTUN_SONAME := libutun.so.1
