@@ -12,6 +12,7 @@
  * addresses 10.8x.0.0/24 and fd00:8x::/64 live only inside them.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -269,7 +271,8 @@ static void echo_variant(const char *variant, const char *tag, int net)
 	if (!need_loader())
 		return;
 	CU_ASSERT_FATAL(h_ns_create(tag, ns, sizeof(ns)) == 0);
-	CU_ASSERT_FATAL(client_start(&c, ns, variant, "") == 0);
+	/* -P: poll() here, select() in the other tests */
+	CU_ASSERT_FATAL(client_start(&c, ns, variant, "-P") == 0);
 	if (!h_wait_for(client_ready, &c, 5000)) {
 		CU_FAIL("client not ready");
 		fprintf(stderr, "client output: %s\n", client_output(&c));
@@ -530,6 +533,141 @@ static void test_mixed_sockets(void)
 	h_ns_delete(ns);
 }
 
+/*
+ * Linux-side use of a descriptor from the compat layer: libutun-darwin.so
+ * dlopen'ed (its socket/ioctl/connect called through dlsym), the utun
+ * descriptor watched with epoll.  A UDP datagram the stack routes to utunN
+ * wakes epoll and is read framed; a UDP packet written on it arrives at a
+ * socket in the namespace; close() removes utunN.
+ */
+typedef int (*socket_fn)(int, int, int);
+typedef int (*ioctl_fn)(int, unsigned long, ...);
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+
+static uint16_t ip_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void test_epoll_dlopen(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ] = "";
+	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons(7302) };
+	struct epoll_event ev = { .events = EPOLLIN }, got;
+	struct ctl_info info;
+	struct sockaddr_ctl sc;
+	socklen_t len = sizeof(name);
+	uint8_t pkt[4 + 20 + 8 + 5], buf[256];
+	struct link_wait lw;
+	void *lib = NULL;
+	int fd = -1, ep = -1, us = -1, rs = -1;
+	uint32_t be;
+	uint16_t c;
+	ssize_t n;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("epoll", ns, sizeof(ns)) == 0);
+	lib = dlopen(h_bin("libutun-darwin.so"), RTLD_NOW | RTLD_LOCAL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lib);
+	socket_fn my_socket = (socket_fn)dlsym(lib, "socket");
+	ioctl_fn my_ioctl = (ioctl_fn)dlsym(lib, "ioctl");
+	connect_fn my_connect = (connect_fn)dlsym(lib, "connect");
+	getsockopt_fn my_getsockopt = (getsockopt_fn)dlsym(lib, "getsockopt");
+	CU_ASSERT_FATAL(my_socket && my_ioctl && my_connect && my_getsockopt);
+
+	CU_ASSERT_FATAL(h_enter_ns(ns) == 0);
+	fd = my_socket(PF_SYSTEM, SOCK_DGRAM, SYSPROTO_CONTROL);
+	memset(&info, 0, sizeof(info));
+	snprintf(info.ctl_name, sizeof(info.ctl_name), "%s", UTUN_CONTROL_NAME);
+	memset(&sc, 0, sizeof(sc));
+	sc.sc_len = sizeof(sc);
+	sc.sc_family = AF_SYSTEM;
+	sc.ss_sysaddr = AF_SYS_CONTROL;
+	if (fd < 0 || my_ioctl(fd, CTLIOCGINFO, &info) ||
+	    (sc.sc_id = info.ctl_id, my_connect(fd, (struct sockaddr *)&sc, sizeof(sc))) ||
+	    my_getsockopt(fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, name, &len)) {
+		h_leave_ns();
+		CU_FAIL("open through the dlopen'ed library");
+		goto cleanup;
+	}
+	h_leave_ns();
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.88.0.1 peer 10.88.0.2 dev %s", ns, name), 0);
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	CU_ASSERT_FATAL(ep >= 0);
+	CU_ASSERT_EQUAL(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	CU_ASSERT_EQUAL(epoll_wait(ep, &got, 1, 0), 0);	/* nothing queued yet */
+	CU_ASSERT_FATAL(h_enter_ns(ns) == 0);
+	us = socket(AF_INET, SOCK_DGRAM, 0);
+	rs = socket(AF_INET, SOCK_DGRAM, 0);
+	inet_pton(AF_INET, "10.88.0.2", &dst.sin_addr);
+	inet_pton(AF_INET, "10.88.0.1", &me.sin_addr);
+	CU_ASSERT(bind(rs, (struct sockaddr *)&me, sizeof(me)) == 0);
+	CU_ASSERT(sendto(us, "hello", 5, 0, (struct sockaddr *)&dst, sizeof(dst)) == 5);
+	h_leave_ns();
+	/* stack -> utun: epoll wakes, one framed packet */
+	CU_ASSERT_EQUAL(epoll_wait(ep, &got, 1, 2000), 1);
+	n = read(fd, buf, sizeof(buf));
+	CU_ASSERT_EQUAL(n, 4 + 20 + 8 + 5);
+	memcpy(&be, buf, 4);
+	CU_ASSERT_EQUAL(ntohl(be), AF_INET);
+	CU_ASSERT(n > 4 + 28 && memcmp(buf + 4 + 28, "hello", 5) == 0);
+
+	/* utun -> stack: a UDP packet from 10.88.0.2 to our bound socket */
+	memset(pkt, 0, sizeof(pkt));
+	be = htonl(AF_INET);
+	memcpy(pkt, &be, 4);
+	pkt[4] = 0x45;
+	pkt[4 + 3] = 20 + 8 + 5;
+	pkt[4 + 8] = 64;
+	pkt[4 + 9] = IPPROTO_UDP;
+	inet_pton(AF_INET, "10.88.0.2", pkt + 4 + 12);
+	inet_pton(AF_INET, "10.88.0.1", pkt + 4 + 16);
+	c = ip_csum(pkt + 4, 20);
+	pkt[4 + 10] = (uint8_t)(c >> 8);
+	pkt[4 + 11] = (uint8_t)c;
+	pkt[24] = 0x15;	/* source port 5555 */
+	pkt[25] = 0xb3;
+	pkt[26] = 7302 >> 8;
+	pkt[27] = 7302 & 0xff;
+	pkt[29] = 8 + 5;	/* UDP length; checksum 0 = none (IPv4) */
+	memcpy(pkt + 32, "world", 5);
+	CU_ASSERT_EQUAL(write(fd, pkt, sizeof(pkt)), (ssize_t)sizeof(pkt));
+	{
+		struct pollfd pfd = { .fd = rs, .events = POLLIN };
+
+		CU_ASSERT_EQUAL(poll(&pfd, 1, 2000), 1);
+		CU_ASSERT_EQUAL(recv(rs, buf, sizeof(buf), MSG_DONTWAIT), 5);
+		CU_ASSERT_EQUAL(memcmp(buf, "world", 5), 0);
+	}
+	close(fd);
+	fd = -1;
+	lw.ns = ns;
+	lw.name = name;
+	CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (ep >= 0)
+		close(ep);
+	if (us >= 0)
+		close(us);
+	if (rs >= 0)
+		close(rs);
+	if (lib)
+		dlclose(lib);
+	h_ns_delete(ns);
+}
+
 /* ---------- libutun's own option semantics, end to end ---------- */
 
 /*
@@ -737,6 +875,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "kill -9: utun gone within 1 s", test_kill9);
 	CU_add_test(e2e, "TCP/UDP sockets next to the utun socket keep working",
 		    test_mixed_sockets);
+	CU_add_test(e2e, "descriptor from the dlopen'ed library: epoll, read, write, close",
+		    test_epoll_dlopen);
 	CU_add_test(e2e, "libutun: gets after setuid, set EPERM, short ifname",
 		    test_libutun_drop_privileges);
 	CU_add_test(e2e, "root-opened control connection used after setuid: set EPERM",

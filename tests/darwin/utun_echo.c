@@ -15,6 +15,9 @@
  *               127.0.0.1:PORT first, then echo UDP and TCP on PORT
  *     -N        set O_NONBLOCK and FD_CLOEXEC before connect; print whether
  *               the connected descriptor still has them
+ *     -P        wait with poll() instead of select()
+ *
+ * Packets are moved with readv/writev, read/write and recv/send in turn.
  *
  * Prints one line per step on stdout ("IFNAME utun3 7", "READY", ...); a
  * failed open prints the step and exits with its errno.
@@ -31,6 +34,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,14 +253,75 @@ static int listen_on(int type, int port)
 	return s;
 }
 
+/*
+ * Read one packet and answer it if it is an echo request.  method rotates
+ * through the ways macOS code moves packets: readv/writev (header and packet
+ * in two buffers), read/write (one buffer), recv/send.  1 handled, 0 end of
+ * stream, -1 error.
+ */
+static int echo_one(int fd, int method, int darwin_af6)
+{
+	static uint8_t frame[4 + 65536];
+	uint8_t *ip = frame + 4;
+	uint32_t hdr;
+	struct iovec iov[2];
+	ssize_t n;
+
+	if (method == 0) {
+		iov[0].iov_base = frame;
+		iov[0].iov_len = 4;
+		iov[1].iov_base = ip;
+		iov[1].iov_len = sizeof(frame) - 4;
+		n = readv(fd, iov, 2);
+	} else if (method == 1) {
+		n = read(fd, frame, sizeof(frame));
+	} else {
+		n = recv(fd, frame, sizeof(frame), 0);
+	}
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return 1;
+		printf("read: %s\n", strerror(errno));
+		return -1;
+	}
+	if (n < 4)
+		return 1;
+	n -= 4;
+	memcpy(&hdr, frame, 4);
+	if (ntohl(hdr) == AF_INET && make_reply(ip, (size_t)n, 0)) {
+		/* as read */
+	} else if (ntohl(hdr) == AF_INET6 && make_reply(ip, (size_t)n, 1)) {
+		if (darwin_af6)
+			hdr = htonl(DARWIN_AF_INET6);
+	} else {
+		return 1;
+	}
+	memcpy(frame, &hdr, 4);
+	if (method == 0) {
+		iov[1].iov_len = (size_t)n;
+		n = writev(fd, iov, 2);
+	} else if (method == 1) {
+		n = write(fd, frame, 4 + (size_t)n);
+	} else {
+		n = send(fd, frame, 4 + (size_t)n, 0) == 4 + n ? 4 + n : -1;
+	}
+	if (n < 4) {
+		printf("write: %s\n", strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *ctl_name = UTUN_CONTROL_NAME;
 	int unit = -1, drop = 0, darwin_af6 = 0, port = 0, opt, fd;
-	int udp = -1, tcp = -1, conn = -1;
-	unsigned long answered = 0;
+	int udp = -1, tcp = -1, conn = -1, use_poll = 0;
+	unsigned long seen = 0;
 
-	while ((opt = getopt(argc, argv, "u:n:d6m:N")) != -1) {
+	while ((opt = getopt(argc, argv, "u:n:d6m:NP")) != -1) {
 		switch (opt) {
 		case 'u': unit = atoi(optarg); break;
 		case 'n': ctl_name = optarg; break;
@@ -264,8 +329,9 @@ int main(int argc, char **argv)
 		case '6': darwin_af6 = 1; break;
 		case 'm': port = atoi(optarg); break;
 		case 'N': nonblock_before = 1; break;
+		case 'P': use_poll = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-u unit] [-n name] [-d] [-6] [-m port] [-N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-u unit] [-n name] [-d] [-6] [-m port] [-N] [-P]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -300,9 +366,7 @@ int main(int argc, char **argv)
 	}
 	printf("READY\n");
 	for (;;) {
-		uint8_t buf[4 + 65536];
-		uint32_t hdr;
-		struct iovec iov[2];
+		static uint8_t buf[65536];
 		fd_set rd;
 		int maxfd = fd;
 		ssize_t n;
@@ -319,7 +383,29 @@ int main(int argc, char **argv)
 			FD_SET(conn, &rd);
 			maxfd = conn > maxfd ? conn : maxfd;
 		}
-		if (select(maxfd + 1, &rd, NULL, NULL, NULL) < 0) {
+		if (use_poll) {
+			/* the same wait with poll(): the result put back into rd */
+			struct pollfd pfd[4];
+			int cand[4] = { fd, udp, tcp, conn }, np = 0;
+
+			for (int i = 0; i < 4; i++) {
+				if (cand[i] >= 0) {
+					pfd[np].fd = cand[i];
+					pfd[np].events = POLLIN;
+					pfd[np++].revents = 0;
+				}
+			}
+			if (poll(pfd, (nfds_t)np, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				printf("poll: %s\n", strerror(errno));
+				return 1;
+			}
+			FD_ZERO(&rd);
+			for (int i = 0; i < np; i++)
+				if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+					FD_SET(pfd[i].fd, &rd);
+		} else if (select(maxfd + 1, &rd, NULL, NULL, NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			printf("select: %s\n", strerror(errno));
@@ -344,38 +430,12 @@ int main(int argc, char **argv)
 		}
 		if (!FD_ISSET(fd, &rd))
 			continue;
-		/* One packet per read: 4-byte family header, then the IP packet. */
-		iov[0].iov_base = &hdr;
-		iov[0].iov_len = sizeof(hdr);
-		iov[1].iov_base = buf;
-		iov[1].iov_len = sizeof(buf);
-		n = readv(fd, iov, 2);
-		if (n == 0) {
+		switch (echo_one(fd, (int)(seen++ % 3), darwin_af6)) {
+		case 0:
 			printf("EOF\n");
 			return 0;
-		}
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			printf("read: %s\n", strerror(errno));
+		case -1:
 			return 1;
 		}
-		if (n < (ssize_t)sizeof(hdr))
-			continue;
-		n -= (ssize_t)sizeof(hdr);
-		if (ntohl(hdr) == AF_INET && make_reply(buf, (size_t)n, 0)) {
-			iov[1].iov_len = (size_t)n;
-		} else if (ntohl(hdr) == AF_INET6 && make_reply(buf, (size_t)n, 1)) {
-			if (darwin_af6)
-				hdr = htonl(DARWIN_AF_INET6);
-			iov[1].iov_len = (size_t)n;
-		} else {
-			continue;
-		}
-		if (writev(fd, iov, 2) != (ssize_t)sizeof(hdr) + n) {
-			printf("write: %s\n", strerror(errno));
-			return 1;
-		}
-		answered++;
 	}
 }
