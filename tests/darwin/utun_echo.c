@@ -16,6 +16,9 @@
  *     -N        set O_NONBLOCK and FD_CLOEXEC before connect; print whether
  *               the connected descriptor still has them
  *     -P        wait with poll() instead of select()
+ *     -X        after opening, exec this program again with -i FD: the
+ *               new image gets the descriptor but none of the library's state
+ *     -i FD     use descriptor FD (already a utun) instead of opening one
  *
  * Packets are moved with readv/writev, read/write and recv/send in turn.
  *
@@ -318,10 +321,10 @@ int main(int argc, char **argv)
 {
 	const char *ctl_name = UTUN_CONTROL_NAME;
 	int unit = -1, drop = 0, darwin_af6 = 0, port = 0, opt, fd;
-	int udp = -1, tcp = -1, conn = -1, use_poll = 0;
+	int udp = -1, tcp = -1, conn = -1, use_poll = 0, reexec = 0, given_fd = -1;
 	unsigned long seen = 0;
 
-	while ((opt = getopt(argc, argv, "u:n:d6m:NP")) != -1) {
+	while ((opt = getopt(argc, argv, "u:n:d6m:NPXi:")) != -1) {
 		switch (opt) {
 		case 'u': unit = atoi(optarg); break;
 		case 'n': ctl_name = optarg; break;
@@ -330,8 +333,10 @@ int main(int argc, char **argv)
 		case 'm': port = atoi(optarg); break;
 		case 'N': nonblock_before = 1; break;
 		case 'P': use_poll = 1; break;
+		case 'X': reexec = 1; break;
+		case 'i': given_fd = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-u unit] [-n name] [-d] [-6] [-m port] [-N] [-P]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-u unit] [-n name] [-d] [-6] [-m port] [-N] [-P] [-X] [-i fd]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -340,9 +345,19 @@ int main(int argc, char **argv)
 		printf("MIX_BEFORE failed\n");
 		return 3;
 	}
-	fd = open_utun(unit, ctl_name);
+	fd = given_fd >= 0 ? given_fd : open_utun(unit, ctl_name);
 	if (fd < 0)
 		return errno;
+	if (reexec) {
+		char arg[16];
+
+		snprintf(arg, sizeof(arg), "%d", fd);
+		fcntl(fd, F_SETFD, 0);
+		printf("EXEC %s\n", arg);
+		execl(argv[0], argv[0], "-i", arg, (char *)NULL);
+		printf("exec: %s\n", strerror(errno));
+		return 5;
+	}
 	if (drop) {
 		if (setgid(65534) || setuid(65534)) {
 			printf("setuid: %s\n", strerror(errno));

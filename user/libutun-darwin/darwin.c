@@ -344,13 +344,40 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return ctl_connect_utun(fd, &e, addr, len);
 }
 
+/*
+ * A utun descriptor this process did not connect itself (inherited across
+ * exec, received over a socket): an AF_UNIX SOCK_SEQPACKET socket the loader
+ * knows as a utun.  Asked only for a UTUN_OPT_* call at SYSPROTO_CONTROL,
+ * a level no Unix socket has, so other sockets lose nothing.
+ */
+static enum pf_state adopt_foreign(int fd, int opt)
+{
+	int domain = 0, type = 0;
+	socklen_t l1 = sizeof(domain), l2 = sizeof(type);
+	uint32_t flags;
+
+	if ((opt != UTUN_OPT_FLAGS && opt != UTUN_OPT_IFNAME) ||
+	    ctx.next_getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &l1) ||
+	    ctx.next_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l2) ||
+	    domain != AF_UNIX || type != SOCK_SEQPACKET)
+		return PF_NONE;
+	if (utun_get_flags(fd, &flags) || record(fd, PF_UTUN, SOCK_DGRAM))
+		return PF_NONE;
+	return PF_UTUN;
+}
+
 EXPORT int getsockopt(int fd, int level, int opt, void *val, socklen_t *len)
 {
 	enum pf_state st;
 	size_t n;
 
 	init_once();
-	if (level != SYSPROTO_CONTROL || (st = lookup(fd, NULL)) == PF_NONE)
+	if (level != SYSPROTO_CONTROL)
+		return ctx.next_getsockopt(fd, level, opt, val, len);
+	st = lookup(fd, NULL);
+	if (st == PF_NONE)
+		st = adopt_foreign(fd, opt);
+	if (st == PF_NONE)
 		return ctx.next_getsockopt(fd, level, opt, val, len);
 	if (st != PF_UTUN)
 		return fail(ENOTCONN);
@@ -370,7 +397,12 @@ EXPORT int setsockopt(int fd, int level, int opt, const void *val, socklen_t len
 	enum pf_state st;
 
 	init_once();
-	if (level != SYSPROTO_CONTROL || (st = lookup(fd, NULL)) == PF_NONE)
+	if (level != SYSPROTO_CONTROL)
+		return ctx.next_setsockopt(fd, level, opt, val, len);
+	st = lookup(fd, NULL);
+	if (st == PF_NONE)
+		st = adopt_foreign(fd, opt);
+	if (st == PF_NONE)
 		return ctx.next_setsockopt(fd, level, opt, val, len);
 	if (st != PF_UTUN)
 		return fail(ENOTCONN);
