@@ -299,6 +299,9 @@ static void echo_variant(const char *variant, const char *tag, int net)
 	CU_ASSERT(has_line(&c, line));
 	snprintf(line, sizeof(line), "SET_IFNAME -1 %d", ENOPROTOOPT);
 	CU_ASSERT(has_line(&c, line));
+	/* unknown flag bits refused (docs/porting.md says why) */
+	snprintf(line, sizeof(line), "SET_FLAGS_UNKNOWN -1 %d", EINVAL);
+	CU_ASSERT(has_line(&c, line));
 
 	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.%d.0.1 peer 10.%d.0.2 dev %s && "
 			     "ip -n %s -6 addr add fd00:%d::1 peer fd00:%d::2 dev %s nodad",

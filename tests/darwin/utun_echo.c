@@ -181,6 +181,9 @@ static void report_options(int fd)
 	printf("SET_FLAGS_0 %d %d\n", rc, rc ? errno : 0);
 	rc = setsockopt(fd, SYSPROTO_CONTROL, UTUN_OPT_FLAGS, &small, sizeof(small));
 	printf("SET_FLAGS_LEN2 %d %d\n", rc, rc ? errno : 0);
+	flags = 0x80;	/* no such flag */
+	rc = setsockopt(fd, SYSPROTO_CONTROL, UTUN_OPT_FLAGS, &flags, sizeof(flags));
+	printf("SET_FLAGS_UNKNOWN %d %d\n", rc, rc ? errno : 0);
 	rc = setsockopt(fd, SYSPROTO_CONTROL, UTUN_OPT_IFNAME, name, (socklen_t)strlen(name));
 	printf("SET_IFNAME %d %d\n", rc, rc ? errno : 0);
 }
