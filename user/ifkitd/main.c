@@ -193,6 +193,7 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		char raw[sizeof(struct ifkit_req) + 64];
 	} in;
 	const char *why = NULL;
+	struct ucred sender;
 	int ns_fd = -1, err;
 	ssize_t n;
 
@@ -200,7 +201,7 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		client_free(d, c);
 		return;
 	}
-	n = ctl_recv(w->fd, in.raw, sizeof(in.raw), &ns_fd);
+	n = ctl_recv_cred(w->fd, in.raw, sizeof(in.raw), &ns_fd, &sender);
 	if (n == -EAGAIN || n == -EINTR)
 		return;		/* spurious wake-up: the connection is fine */
 	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
@@ -221,7 +222,12 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		}
 		reply_error(&r, err, "malformed request: %s", why ? why : "too long");
 		pr_warn("client pid %d: malformed request: %s", c->pid, why ? why : "too long");
-	} else if (!cmd_permitted(in.req.cmd, c->uid)) {
+	} else if (!cmd_permitted(in.req.cmd, c->uid ? c->uid : sender.uid)) {
+		/*
+		 * Root is who opened the connection (SO_PEERCRED) and who sends
+		 * this message (SCM_CREDENTIALS): a connection a root process
+		 * opened and a process that dropped root inherited changes nothing.
+		 */
 		r.hdr.cmd = in.req.cmd;
 		r.hdr.seq = in.req.seq;
 		reply_error(&r, -EPERM, "root privileges required");
@@ -276,7 +282,7 @@ static int refusal_flush(struct ifkitd *d)
 
 static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 {
-	int sndbuf = 4 << 20;
+	int sndbuf = 4 << 20, one = 1;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct client *c;
@@ -305,6 +311,8 @@ static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	}
 	/* Room for a long answer (status of many devices) without EAGAIN. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	/* Every request carries its sender's credentials (see client_cb). */
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	c->pid = cred.pid;
 	c->uid = cred.uid;
 	c->w.fd = fd;

@@ -74,14 +74,26 @@ int ctl_rep_check(const void *buf, size_t len, const char **why)
 
 ssize_t ctl_send(int sock, const void *buf, size_t len, int fd)
 {
-	return fdpass_send(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
+	/*
+	 * Our effective credentials ride on every message (the kernel lets a
+	 * process claim only ids it has), so the loader judges each request
+	 * by who sends it now, not by who opened the connection.
+	 */
+	struct ucred cred = { .pid = getpid(), .uid = geteuid(), .gid = getegid() };
+
+	return fdpass_send_cred(sock, buf, len, &fd, fd >= 0 ? 1 : 0, &cred);
 }
 
 ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd)
 {
+	return ctl_recv_cred(sock, buf, len, fd, NULL);
+}
+
+ssize_t ctl_recv_cred(int sock, void *buf, size_t len, int *fd, struct ucred *cred)
+{
 	int got_fd = -1;
 	size_t nfds = fd ? 1 : 0;
-	ssize_t n = fdpass_recv(sock, buf, len, &got_fd, &nfds);
+	ssize_t n = fdpass_recv_cred(sock, buf, len, &got_fd, &nfds, cred);
 
 	if (fd)
 		*fd = nfds ? got_fd : -1;

@@ -21,6 +21,12 @@ int ctl_rep_check(const void *buf, size_t len, const char **why);
 ssize_t ctl_send(int sock, const void *buf, size_t len, int fd);
 /* *fd is set to a received descriptor or -1; 0 returned on orderly close. */
 ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd);
+/*
+ * Same, and cred (may be NULL) gets the sender's SCM_CREDENTIALS when the
+ * socket has SO_PASSCRED (uid (uid_t)-1 when none came).
+ */
+struct ucred;
+ssize_t ctl_recv_cred(int sock, void *buf, size_t len, int *fd, struct ucred *cred);
 
 /*
  * Client time-out: a stopped or overloaded loader must not hang its callers

@@ -151,16 +151,65 @@ int utun_set_flags(int fd, uint32_t flags)
 
 int utun_get_ifname(int fd, char *ifname, size_t len)
 {
-	struct ifkit_rep rep;
+	size_t got = len;
 
 	if (!ifname || !len)
 		return set_errno(EINVAL);
-	if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
-		return -1;
-	if (strlen(rep.name) >= len)
-		return set_errno(ENAMETOOLONG);
-	strcpy(ifname, rep.name);
-	return 0;
+	return utun_getopt(fd, UTUN_OPT_IFNAME, ifname, &got);
+}
+
+/*
+ * The seed's utun_ctl_getopt: UTUN_OPT_FLAGS needs exactly a u32
+ * (EMSGSIZE otherwise); UTUN_OPT_IFNAME is snprintf'd into the buffer,
+ * truncated if short, and *len set to the full length plus the NUL, so a
+ * caller sees the truncation; anything else is ENOPROTOOPT.  Getting needs
+ * no privilege: holding the descriptor is the right to ask.
+ */
+int utun_getopt(int fd, int opt, void *val, size_t *len)
+{
+	struct ifkit_rep rep;
+
+	if (!len || (*len && !val))
+		return set_errno(EFAULT);
+	switch (opt) {
+	case UTUN_OPT_FLAGS:
+		if (*len != sizeof(uint32_t))
+			return set_errno(EMSGSIZE);
+		if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
+			return -1;
+		memcpy(val, &rep.value, sizeof(uint32_t));
+		return 0;
+	case UTUN_OPT_IFNAME:
+		if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
+			return -1;
+		*len = (size_t)snprintf(val, *len, "%s", rep.name) + 1;
+		return 0;
+	}
+	return set_errno(ENOPROTOOPT);
+}
+
+/*
+ * The seed's utun_ctl_setopt: UTUN_OPT_FLAGS is privileged (checked first,
+ * as the seed does, then the length: EMSGSIZE); every other option is
+ * ENOPROTOOPT.  The euid check here only orders the errors as the seed
+ * does: the loader decides, from the credentials of the connection this
+ * call opens (libutun never keeps a control connection across calls, so a
+ * process that dropped root is judged as it is now).
+ */
+int utun_setopt(int fd, int opt, const void *val, size_t len)
+{
+	uint32_t flags;
+
+	if (opt != UTUN_OPT_FLAGS)
+		return set_errno(ENOPROTOOPT);
+	if (geteuid() != 0)
+		return set_errno(EPERM);
+	if (len != sizeof(uint32_t))
+		return set_errno(EMSGSIZE);
+	if (!val)
+		return set_errno(EFAULT);
+	memcpy(&flags, val, sizeof(flags));
+	return utun_set_flags(fd, flags);
 }
 
 ssize_t utun_write(int fd, int family, const void *pkt, size_t len)
