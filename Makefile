@@ -58,7 +58,8 @@ $(DEPS_STAMP):
 	@if ! command -v $(CLANG) >/dev/null || ! command -v $(BPFTOOL) >/dev/null || \
 	    ! test -f /usr/include/bpf/libbpf.h || ! test -f /usr/include/xdp/xsk.h || \
 	    ! test -f /usr/include/libmnl/libmnl.h || ! test -f /usr/include/CUnit/CUnit.h || \
-	    ! command -v tshark >/dev/null || ! command -v iperf3 >/dev/null; then \
+	    ! command -v tshark >/dev/null || ! command -v iperf3 >/dev/null || \
+	    ! command -v dh >/dev/null || ! command -v systemd-analyze >/dev/null; then \
 		scripts/install-deps.sh; \
 	fi
 	@touch $@

@@ -395,8 +395,10 @@ static int listen_on(struct ifkitd *d)
 			return -errno;
 	}
 	probe = ctl_connect(d->sock_path);
-	if (probe >= 0) {
-		close(probe);
+	/* A loader that is stopped with a full backlog still owns the socket. */
+	if (probe >= 0 || probe == -ETIMEDOUT || probe == -EAGAIN) {
+		if (probe >= 0)
+			close(probe);
 		pr_err("another ifkitd is serving %s", d->sock_path);
 		return -EADDRINUSE;
 	}
