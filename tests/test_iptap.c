@@ -1745,6 +1745,7 @@ static void test_capture_command(void)
 	const char *py = py_file("send.py", py_sender), *cap = h_tmp("cmd.pcap");
 	const char *err = h_tmp("cmd.err");
 	pid_t srv, other, c;
+	int all, mine;
 
 	FX_UP(true);
 	srv = echo_start(7424, 1);
@@ -1763,8 +1764,17 @@ static void test_capture_command(void)
 	CU_ASSERT_EQUAL(h_wait(c, 15000), 0);		/* ends with the command */
 	h_kill(other, SIGKILL);
 	h_kill(srv, SIGKILL);
-	CU_ASSERT_EQUAL(tshark_rows(cap, "frame", "frame.number", NULL, 0), 6);
-	CU_ASSERT_EQUAL(tshark_rows(cap, "pktap.cmdname == \"iptcmd\"", "frame.number", NULL, 0), 6);
+	all = tshark_rows(cap, "frame", "frame.number", NULL, 0);
+	mine = tshark_rows(cap, "pktap.cmdname == \"iptcmd\"", "frame.number", NULL, 0);
+	if (all != 6 || mine != 6) {	/* say what was there */
+		char rows[4096];
+
+		h_sh_out(rows, sizeof(rows), "cat %s; tshark -r %s -T fields -e pktap.flags "
+			 "-e pktap.pid -e pktap.cmdname -e udp.srcport -e udp.dstport 2>&1", err, cap);
+		fprintf(stderr, "  -- CMD: %d records, %d of iptcmd:\n%s", all, mine, rows);
+	}
+	CU_ASSERT_EQUAL(all, 6);
+	CU_ASSERT_EQUAL(mine, 6);
 	CU_ASSERT(summary_value(err, "filtered in the kernel") > 0);	/* iptother's */
 }
 
