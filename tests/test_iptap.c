@@ -1462,6 +1462,7 @@ static pid_t echo_start(int port, int cpu)
 	pid_t p;
 
 	snprintf(ready, sizeof(ready), "%s.%d", h_tmp("echo.ready"), port);
+	unlink(ready);	/* an earlier test's server left its mark under the same name */
 	p = h_spawn(E.ns2, "exec taskset -c %d /usr/bin/python3 %s 10.61.0.2 %d iptecho %s", cpu,
 		    py, port, ready);
 	if (p > 0 && !h_wait_for(exists, ready, 5000)) {
