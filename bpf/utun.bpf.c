@@ -72,9 +72,16 @@ int utun_xdp(struct xdp_md *ctx)
 			st->no_output_drops++;
 		return XDP_DROP;
 	}
-	/* No socket for the unit (client gone): drop. */
-	if (bpf_redirect_map(&utun_xsks, unit, XDP_DROP) != XDP_REDIRECT)
+	/*
+	 * No socket for the unit (client gone): drop and count.  A redirect
+	 * that fails later (rx ring full, no fill frame) is counted by the
+	 * socket itself (XDP_STATISTICS), which the loader reads.
+	 */
+	if (bpf_redirect_map(&utun_xsks, unit, XDP_DROP) != XDP_REDIRECT) {
+		if (st)
+			st->no_socket_drops++;
 		return XDP_DROP;
+	}
 	if (st) {
 		st->redirected++;
 		st->redirected_bytes += (__u64)(data_end - data);

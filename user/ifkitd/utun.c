@@ -86,6 +86,7 @@ struct utun_dev {
 	char name[IFNAMSIZ];
 	char netns[32];
 	pid_t owner;
+	uid_t owner_uid;		/* show hides the owner from other non-root users */
 	int hidden_ifindex;		/* also the utun_ports key */
 	bool veth_made;			/* the pair exists (until hidden_gone) */
 	bool hidden_gone;		/* deleted from outside: only forget it */
@@ -704,11 +705,18 @@ static int xsk_setup(struct utun_dev *u, const char *hname)
 	uint32_t idx;
 	int err;
 
-	/* A memfd, so a fast-path client can map the same frames. */
-	u->memfd = memfd_create(u->name, MFD_CLOEXEC);
+	/*
+	 * A memfd, so a fast-path client can map the same frames.  Sealed
+	 * before anyone else sees it: a client that could shrink it would make
+	 * every later access of ours (the control page, the kernel's copies)
+	 * fault with SIGBUS and take the whole loader down.
+	 */
+	u->memfd = memfd_create(u->name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (u->memfd < 0)
 		return -errno;
 	if (ftruncate(u->memfd, (off_t)(size + SHM_CTL_SIZE)) < 0)
+		return -errno;
+	if (fcntl(u->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
 		return -errno;
 	u->area = mmap(NULL, size + SHM_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, u->memfd, 0);
 	if (u->area == MAP_FAILED) {
@@ -771,6 +779,7 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 		return reply_error(r, -ENOMEM, "out of memory");
 	u->unit = unit;
 	u->owner = c ? c->pid : 0;
+	u->owner_uid = c ? c->uid : 0;
 	u->sock = u->client_end = u->ioctl_fd = u->stop_fd = u->xsk_fd = u->memfd = -1;
 	u->ev_fd = d->utun->ev_fd;
 	u->flags = flags;
@@ -954,7 +963,43 @@ static struct utun_dev *resolve(struct ifkitd *d, const struct ifkit_req *req, i
 	return NULL;
 }
 
-static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_info *info)
+/*
+ * Drops the kernel counted for us: the AF_XDP socket's own statistics (rx
+ * ring full, no free fill frame or frame too small: the client was too slow;
+ * invalid tx descriptors a fast-path client wrote) and the veth pair's
+ * (utunN's tx_dropped: frames the veth could not hand to hutunN; hutunN's
+ * tx_dropped: client packets utunN's input refused).  hutunN's rx_dropped
+ * is not added: it counts the same failed redirects as the socket.
+ */
+static void kernel_drops(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_info *info)
+{
+	struct xdp_statistics xs;
+	socklen_t len = sizeof(xs);
+	struct link_info hl, vl;
+	uint64_t v;
+
+	memset(&xs, 0, sizeof(xs));
+	if (u->xsk_fd >= 0 && getsockopt(u->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) {
+		v = xs.rx_ring_full + xs.rx_dropped;
+		info->errors[UTUN_ERR_RING_FULL] += v;
+		info->out_drops += v;
+		v = xs.tx_invalid_descs;
+		info->errors[UTUN_ERR_BAD_DESC] += v;
+		info->in_drops += v;
+	}
+	if (u->hidden_ifindex <= 0 || nl_link_get(&d->nl, NULL, u->hidden_ifindex, -1, &hl))
+		return;
+	info->errors[UTUN_ERR_DEV_DROP] += hl.stats.tx_dropped;
+	info->in_drops += hl.stats.tx_dropped;
+	if (hl.link_netnsid >= 0 && hl.link > 0 &&
+	    nl_link_get(&d->nl, NULL, hl.link, hl.link_netnsid, &vl) == 0) {
+		info->errors[UTUN_ERR_DEV_DROP] += vl.stats.tx_dropped;
+		info->out_drops += vl.stats.tx_dropped;
+	}
+}
+
+static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
+		      struct ifkit_utun_info *info)
 {
 	struct utun_xdp_stat *pc = calloc((size_t)d->utun->nr_cpus, sizeof(*pc));
 
@@ -962,7 +1007,9 @@ static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_in
 	snprintf(info->name, sizeof(info->name), "%s", u->name);
 	snprintf(info->netns, sizeof(info->netns), "%s", u->netns);
 	info->unit = u->unit;
-	info->owner_pid = (__u32)u->owner;
+	/* Like ps for another user's process under hidepid: no pid for strangers. */
+	if (!c || c->uid == 0 || c->uid == u->owner_uid)
+		info->owner_pid = (__u32)u->owner;
 	info->flags = LOAD(&u->flags);
 	info->mtu = LOAD(&u->mtu);
 	info->ifindex = (__u32)u->vis_ifindex;
@@ -988,10 +1035,13 @@ static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_in
 		for (int i = 0; i < d->utun->nr_cpus; i++) {
 			/* errors[UTUN_ERR_NONE] carries the non-IP frames never relayed. */
 			info->errors[UTUN_ERR_NONE] += pc[i].non_ip_drops;
-			info->out_drops += pc[i].no_output_drops;
+			info->errors[UTUN_ERR_NO_OUTPUT] += pc[i].no_output_drops;
+			info->out_drops += pc[i].no_output_drops + pc[i].no_socket_drops;
+			info->errors[UTUN_ERR_RING_FULL] += pc[i].no_socket_drops;
 		}
 	}
 	free(pc);
+	kernel_drops(d, u, info);
 }
 
 static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
@@ -1036,13 +1086,13 @@ static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_re
 			u = resolve(d, req, -1, r);
 			if (!u)
 				return r->hdr.error;
-			fill_info(d, u, &info);
+			fill_info(d, c, u, &info);
 			return reply_add_item(r, IFKIT_ITEM_UTUN, &info, sizeof(info));
 		}
 		for (u = d->utun->devs; u; u = u->next) {
 			int err;
 
-			fill_info(d, u, &info);
+			fill_info(d, c, u, &info);
 			err = reply_add_item(r, IFKIT_ITEM_UTUN, &info, sizeof(info));
 			if (err)
 				return err;

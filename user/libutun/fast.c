@@ -13,6 +13,7 @@
 #include <linux/if_xdp.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -250,6 +251,7 @@ int utun_close(int fd)
 		fast_tab[fd] = NULL;
 		fast_free(f);
 	}
+	libutun_dev_forget(fd);
 	return close(fd);
 }
 
@@ -343,45 +345,62 @@ static void kick(struct utun_fast *f)
 	reclaim(f);
 }
 
-int fast_send(struct utun_fast *f, const struct utun_pkt *pkts, unsigned int n, int flags)
+/* Free tx frames, waiting (kicking the socket) unless dontwait; false if none came. */
+static bool tx_frames(struct utun_fast *f, unsigned int want, bool dontwait)
+{
+	reclaim(f);
+	for (int spin = 0; f->tx_nfree < want; spin++) {
+		struct pollfd pfd = { .fd = f->sock, .events = POLLRDHUP };
+
+		STORE_REL(f->tx.producer, f->tx.cached);
+		kick(f);
+		if (f->tx_nfree >= want || dontwait)
+			break;
+		if (spin < 64) {
+			sched_yield();
+			continue;
+		}
+		/* Still nothing: the device is backed up; wait a little, watch for the end. */
+		if (poll(&pfd, 1, 1) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+			return false;
+	}
+	return f->tx_nfree >= want;
+}
+
+/*
+ * Send in order until a packet cannot be sent (see utun_send_batch): how
+ * many were taken, or -1 with errno if the first was not.  A packet that
+ * fails validation is the caller's again (EINVAL) and counts nowhere; one
+ * discarded under NO_INPUT is taken and counted, as macOS does.
+ */
+int fast_send(struct utun_fast *f, const struct utun_pkt *pkts, unsigned int n, int flags,
+	      unsigned int mtu)
 {
 	__u32 flags_now = __atomic_load_n(&f->ctl->flags, __ATOMIC_RELAXED);
-	__u32 mtu = __atomic_load_n(&f->ctl->mtu, __ATOMIC_RELAXED);
-	__u32 queued = 0;
-	uint64_t bytes = 0, sent = 0;
+	uint64_t bytes = 0, sent = 0, no_input = 0;
 	unsigned int i;
+	int err = 0;
 
-	(void)flags;
-	reclaim(f);
 	for (i = 0; i < n; i++) {
 		const uint8_t *buf = pkts[i].buf;
 		size_t len = pkts[i].len;
-		enum utun_err_cause why = utun_validate_frame(buf, len, mtu);
 		struct xdp_desc *d;
 		uint8_t *frame;
 		uint16_t type;
 		uint64_t addr;
 
-		if (why == UTUN_ERR_NONE && len - UTUN_HDR_LEN + ETH_HLEN_ > f->frame_size)
-			why = UTUN_ERR_TOO_LONG;	/* only with a bogus MTU */
-		if (why == UTUN_ERR_NONE && (flags_now & UTUN_FLAGS_NO_INPUT))
-			why = UTUN_ERR_NO_INPUT;
-		if (why != UTUN_ERR_NONE) {
-			ADD(&f->ctl->errors[why], 1);
-			ADD(&f->ctl->in_drops, 1);
+		if (utun_validate_frame(buf, len, mtu) != UTUN_ERR_NONE ||
+		    len - UTUN_HDR_LEN + ETH_HLEN_ > f->frame_size) {
+			err = EINVAL;
+			break;
+		}
+		if (flags_now & UTUN_FLAGS_NO_INPUT) {
+			no_input++;
 			continue;
 		}
-		for (int spin = 0; !f->tx_nfree && spin < 1000; spin++) {
-			STORE_REL(f->tx.producer, f->tx.cached);
-			queued = 0;
-			kick(f);
-			if (!f->tx_nfree)
-				sched_yield();
-		}
-		if (!f->tx_nfree) {
-			ADD(&f->ctl->errors[UTUN_ERR_QUEUE_FULL], 1);
-			ADD(&f->ctl->in_drops, 1);
-			continue;
+		if (!f->tx_nfree && !tx_frames(f, 1, flags & MSG_DONTWAIT)) {
+			err = (flags & MSG_DONTWAIT) ? EAGAIN : EPIPE;
+			break;
 		}
 		addr = f->tx_free[--f->tx_nfree];
 		frame = f->umem + addr;
@@ -396,15 +415,22 @@ int fast_send(struct utun_fast *f, const struct utun_pkt *pkts, unsigned int n, 
 		d->len = (__u32)(len - UTUN_HDR_LEN + ETH_HLEN_);
 		d->options = 0;
 		f->tx.cached++;
-		queued++;
 		sent++;
 		bytes += len - UTUN_HDR_LEN;
 	}
-	if (queued || sent) {
+	if (sent) {
 		STORE_REL(f->tx.producer, f->tx.cached);
 		kick(f);
 	}
 	ADD(&f->ctl->in_packets, sent);
 	ADD(&f->ctl->in_bytes, bytes);
+	if (no_input) {
+		ADD(&f->ctl->errors[UTUN_ERR_NO_INPUT], no_input);
+		ADD(&f->ctl->in_drops, no_input);
+	}
+	if (i == 0 && err) {
+		errno = err;
+		return -1;
+	}
 	return (int)i;
 }
