@@ -39,7 +39,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } utun_stats SEC(".maps");
 
-SEC("xdp")
+/* xdp.frags: packets beyond one page (MTU up to 65535) and no veth MTU cap. */
+SEC("xdp.frags")
 int utun_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -84,7 +85,7 @@ int utun_xdp(struct xdp_md *ctx)
 	}
 	if (st) {
 		st->redirected++;
-		st->redirected_bytes += (__u64)(data_end - data);
+		st->redirected_bytes += bpf_xdp_get_buff_len(ctx);
 	}
 	return XDP_REDIRECT;
 }

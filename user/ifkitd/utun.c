@@ -66,11 +66,16 @@
 #define NUM_FRAMES	(RX_FRAMES + TX_FRAMES)
 #define RING_SIZE	1024
 #define BATCH		64
+/* Frames (tx descriptors) of the largest packet: Ethernet header + 65535. */
+#define MAX_FRAGS	((ETH_HLEN + 65535 + FRAME_SIZE - 1) / FRAME_SIZE)
+/* Not in libxdp 1.3's / this libc's if_xdp.h yet (Linux 6.6 uapi). */
+#define XDP_USE_SG_	(1 << 4)
+#define XDP_PKT_CONTD_	(1 << 0)
 /* Family header sits right before the IP header, i.e. over the Ethernet type. */
 #define HDR_OFF		(ETH_HLEN - UTUN_HDR_LEN)
 #define SOCK_BUF	(4 << 20)
-#define MTU_REFRESH_MS	200
 #define SHM_CTL_SIZE	4096
+#define MTU_READ_MS	200
 #define HANDOFF_WAIT_MS	100		/* per try; the hello waits for a full queue */
 #define HANDOFF_TRIES	20
 
@@ -117,6 +122,7 @@ struct utun_dev {
 	bool gone;			/* relay saw the client leave (atomic) */
 	uint32_t flags;			/* UTUN_FLAGS_* (atomic) */
 	uint32_t mtu;			/* of utunN, refreshed by the relay (atomic) */
+	uint64_t mtu_read_ms;		/* when the relay last read it */
 	struct utun_stats st;		/* written by the relay only (atomic adds) */
 };
 
@@ -137,6 +143,7 @@ struct utun_state {
 
 static void refresh_mtu(struct utun_dev *u)
 {
+	STORE(&u->mtu_read_ms, ifkitd_now_ms());
 	struct ifreq ifr;
 
 	memset(&ifr, 0, sizeof(ifr));
@@ -150,14 +157,21 @@ static void refresh_mtu(struct utun_dev *u)
 	}
 }
 
-/* Stack -> client: what the XDP program put in the rx ring. */
+/*
+ * Stack -> client: what the XDP program put in the rx ring.  With
+ * XDP_USE_SG a packet larger than a frame arrives as several descriptors,
+ * all but the last flagged XDP_PKT_CONTD; it goes to the client as one
+ * message gathered from the frames (sendmmsg with several iovecs).  A
+ * packet whose last descriptor is not in the ring yet waits for the next
+ * pass.
+ */
 static int relay_out(struct utun_dev *u)
 {
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	uint64_t addrs[BATCH];
 	uint32_t idx = 0, fidx = 0;
-	unsigned int n, m = 0, bad = 0;
+	unsigned int n, used = 0, m = 0, bad = 0;
 	uint64_t bytes = 0;
 	int sent, gone = 0;
 
@@ -166,41 +180,74 @@ static int relay_out(struct utun_dev *u)
 	n = xsk_ring_cons__peek(&u->rx, BATCH, &idx);
 	if (!n)
 		return 0;
-	for (unsigned int i = 0; i < n; i++) {
-		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&u->rx, idx + i);
-		uint8_t *pkt = xsk_umem__get_data(u->area, desc->addr);
-		int family;
+	while (used < n) {
+		unsigned int first = used, k = 0;
+		bool complete = false;
+		int family = -1;
 
-		addrs[i] = xsk_umem__extract_addr(desc->addr);
-		family = desc->len > ETH_HLEN ?
-			utun_ethertype_to_family((uint16_t)(pkt[12] << 8 | pkt[13])) : -1;
+		/* One packet: descriptors up to the first without XDP_PKT_CONTD. */
+		while (used < n) {
+			const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&u->rx, idx + used);
+			uint8_t *data = xsk_umem__get_data(u->area, desc->addr);
+
+			addrs[used] = xsk_umem__extract_addr(desc->addr);
+			if (used == first) {
+				family = desc->len > ETH_HLEN ?
+					utun_ethertype_to_family((uint16_t)(data[12] << 8 | data[13])) :
+					-1;
+				if (family >= 0)
+					utun_frame_hdr(data + HDR_OFF, family);
+				iov[used].iov_base = data + HDR_OFF;
+				iov[used].iov_len = desc->len > HDR_OFF ? desc->len - HDR_OFF : 0;
+			} else {
+				iov[used].iov_base = data;
+				iov[used].iov_len = desc->len;
+			}
+			k++;
+			used++;
+			if (!(desc->options & XDP_PKT_CONTD_)) {
+				complete = true;
+				break;
+			}
+		}
+		if (!complete) {
+			/* The rest is not in the ring yet: leave this packet for later. */
+			used = first;
+			break;
+		}
 		if (family < 0) {
 			bad++;
 			continue;
 		}
-		utun_frame_hdr(pkt + HDR_OFF, family);
-		iov[m].iov_base = pkt + HDR_OFF;
-		iov[m].iov_len = desc->len - HDR_OFF;
 		memset(&msgs[m].msg_hdr, 0, sizeof(msgs[m].msg_hdr));
-		msgs[m].msg_hdr.msg_iov = &iov[m];
-		msgs[m].msg_hdr.msg_iovlen = 1;
+		msgs[m].msg_hdr.msg_iov = &iov[first];
+		msgs[m].msg_hdr.msg_iovlen = k;
 		m++;
+	}
+	if (!used) {
+		/* A packet of more descriptors than a batch cannot be: drop the lot. */
+		if (n == BATCH) {
+			used = n;
+			bad++;
+		} else {
+			return 0;
+		}
 	}
 	sent = 0;
 	while ((unsigned int)sent < m) {
-		int k = sendmmsg(u->sock, msgs + sent, m - (unsigned int)sent,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		int got = sendmmsg(u->sock, msgs + sent, m - (unsigned int)sent,
+				   MSG_DONTWAIT | MSG_NOSIGNAL);
 
-		if (k <= 0) {
-			if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+		if (got <= 0) {
+			if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
 			    errno != EINTR)
 				gone = 1;
 			break;
 		}
-		sent += k;
+		sent += got;
 	}
 	for (int i = 0; i < sent; i++)
-		bytes += iov[i].iov_len - UTUN_HDR_LEN;
+		bytes += msgs[i].msg_len - UTUN_HDR_LEN;
 	ADD(&u->st.out_packets, (uint64_t)sent);
 	ADD(&u->st.out_bytes, bytes);
 	if (m - (unsigned int)sent) {
@@ -209,14 +256,14 @@ static int relay_out(struct utun_dev *u)
 	}
 	if (bad)
 		ADD(&u->st.errors[UTUN_ERR_NONE], bad);
-	xsk_ring_cons__release(&u->rx, n);
-	/* Give the same frames back to the kernel. */
-	if (xsk_ring_prod__reserve(&u->fq, n, &fidx) == n) {
-		for (unsigned int i = 0; i < n; i++)
+	xsk_ring_cons__release(&u->rx, used);
+	/* Give the same frames back to the kernel (the fill ring holds them all). */
+	if (xsk_ring_prod__reserve(&u->fq, used, &fidx) == used) {
+		for (unsigned int i = 0; i < used; i++)
 			*xsk_ring_prod__fill_addr(&u->fq, fidx + i) = addrs[i];
-		xsk_ring_prod__submit(&u->fq, n);
+		xsk_ring_prod__submit(&u->fq, used);
 	}
-	return gone ? -EPIPE : (int)n;
+	return gone ? -EPIPE : (int)used;
 }
 
 static void reclaim_tx(struct utun_dev *u)
@@ -328,36 +375,61 @@ static int drain_fast(struct utun_dev *u)
 	return got;
 }
 
-/* Client -> stack: one recvmmsg straight into free UMEM frames. */
+/*
+ * Client -> stack: one recvmmsg straight into free UMEM frames.  Each
+ * message gets as many frames as a packet of the current MTU needs (the
+ * first from HDR_OFF on, so the family header lands where the Ethernet type
+ * goes); a packet spread over several frames goes out as several tx
+ * descriptors chained with XDP_PKT_CONTD (XDP_USE_SG), frames it did not
+ * fill go back to the free list.
+ */
 static int relay_in(struct utun_dev *u)
 {
 	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	uint64_t addrs[BATCH], good_addr[BATCH];
-	uint32_t good_len[BATCH];
+	struct iovec iov[BATCH * MAX_FRAGS];
+	uint64_t addrs[BATCH * MAX_FRAGS];
+	struct xdp_desc good_desc[BATCH * MAX_FRAGS];
 	uint32_t idx = 0, flags, mtu;
-	unsigned int want, ngood = 0;
+	unsigned int want, per_msg, nframes, ngood = 0, ndesc = 0;
 	uint64_t bytes = 0, drops = 0;
 	bool handoff_req = false, eof = false;
 	int got;
 
 	reclaim_tx(u);
-	want = u->tx_nfree < BATCH ? u->tx_nfree : BATCH;
+	flags = LOAD(&u->flags);
+	/* Re-read the MTU at most every MTU_READ_MS, and only while packets flow. */
+	if (ifkitd_now_ms() - LOAD(&u->mtu_read_ms) >= MTU_READ_MS)
+		refresh_mtu(u);
+	mtu = LOAD(&u->mtu);
+	/*
+	 * Room for the largest packet whatever the MTU is now: the MTU may have
+	 * been raised a moment ago, and a truncated message would be lost.
+	 */
+	per_msg = MAX_FRAGS;
+	want = u->tx_nfree / per_msg;
+	if (want > BATCH)
+		want = BATCH;
 	if (!want)
 		return 0;
+	nframes = want * per_msg;
 	for (unsigned int i = 0; i < want; i++) {
-		addrs[i] = u->tx_free[u->tx_nfree - 1 - i];
-		iov[i].iov_base = (uint8_t *)u->area + addrs[i] + HDR_OFF;
-		iov[i].iov_len = FRAME_SIZE - HDR_OFF;
+		for (unsigned int j = 0; j < per_msg; j++) {
+			unsigned int f = i * per_msg + j;
+
+			addrs[f] = u->tx_free[u->tx_nfree - 1 - f];
+			iov[f].iov_base = (uint8_t *)u->area + addrs[f] + (j ? 0 : HDR_OFF);
+			iov[f].iov_len = FRAME_SIZE - (j ? 0 : HDR_OFF);
+		}
 		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_iov = &iov[i * per_msg];
+		msgs[i].msg_hdr.msg_iovlen = per_msg;
 	}
 	got = recvmmsg(u->sock, msgs, want, MSG_DONTWAIT, NULL);
 	if (got <= 0)
 		return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 :
 			got < 0 ? -errno : 0;
-	u->tx_nfree -= (unsigned int)got;
+	/* Every frame offered is out of the free list now; unused ones come back below. */
+	u->tx_nfree -= nframes;
 	/*
 	 * After the client closed, recvmmsg reports the end of the stream as
 	 * empty datagrams: those are no writes to count.
@@ -367,74 +439,84 @@ static int relay_in(struct utun_dev *u)
 			struct pollfd pfd = { .fd = u->sock, .events = POLLRDHUP };
 
 			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP))) {
-				for (int j = i; j < got; j++)
-					u->tx_free[u->tx_nfree++] = addrs[j];
 				got = i;
 				eof = true;
 			}
 			break;
 		}
 	}
-	flags = LOAD(&u->flags);
-	mtu = LOAD(&u->mtu);
-	for (int i = 0; i < got; i++) {
-		uint8_t *frame = (uint8_t *)u->area + addrs[i];
-		size_t len = msgs[i].msg_len;
-		enum utun_err_cause why;
+	for (unsigned int i = 0; i < want; i++) {
+		uint64_t *fr = &addrs[i * per_msg];
+		uint8_t *frame = (uint8_t *)u->area + fr[0];
+		size_t len = (int)i < got ? msgs[i].msg_len : 0;
+		unsigned int need = 0;
+		enum utun_err_cause why = UTUN_ERR_NONE;
 
-		if (len == UTUN_HDR_LEN &&
-		    (uint32_t)utun_frame_family(frame + HDR_OFF, len) == UTUN_FASTPATH_REQ) {
-			u->tx_free[u->tx_nfree++] = addrs[i];
+		if ((int)i >= got) {
+			why = UTUN_ERR_MAX;	/* not received: frames go back uncounted */
+		} else if (len == UTUN_HDR_LEN &&
+			   (uint32_t)utun_frame_family(frame + HDR_OFF, len) == UTUN_FASTPATH_REQ) {
 			handoff_req = true;
-			continue;
-		}
-		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			why = UTUN_ERR_MAX;
+		} else if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			why = UTUN_ERR_TOO_LONG;
-		else
+		} else {
 			why = utun_validate_frame(frame + HDR_OFF, len, mtu);
-		if (why == UTUN_ERR_NONE && (flags & UTUN_FLAGS_NO_INPUT))
-			why = UTUN_ERR_NO_INPUT;
-		if (why != UTUN_ERR_NONE) {
-			ADD(&u->st.errors[why], 1);
-			drops++;
-			u->tx_free[u->tx_nfree++] = addrs[i];
-			continue;
+			if (why == UTUN_ERR_TOO_LONG) {
+				/* Raised since we last looked?  (Lowered: the veth drops it, counted.) */
+				refresh_mtu(u);
+				mtu = LOAD(&u->mtu);
+				why = utun_validate_frame(frame + HDR_OFF, len, mtu);
+			}
+			if (why == UTUN_ERR_NONE && (flags & UTUN_FLAGS_NO_INPUT))
+				why = UTUN_ERR_NO_INPUT;
 		}
-		{
+		if (why == UTUN_ERR_NONE) {
 			uint16_t type = utun_family_to_ethertype(utun_frame_family(frame + HDR_OFF,
 										   len));
+			size_t total = len - UTUN_HDR_LEN + ETH_HLEN;
 
 			memcpy(frame, u->vis_mac, 6);
 			memcpy(frame + 6, u->hid_mac, 6);
 			frame[12] = (uint8_t)(type >> 8);
 			frame[13] = (uint8_t)type;
-		}
-		good_addr[ngood] = addrs[i];
-		good_len[ngood] = (uint32_t)(len - UTUN_HDR_LEN + ETH_HLEN);
-		bytes += len - UTUN_HDR_LEN;
-		ngood++;
-	}
-	if (ngood) {
-		unsigned int r = xsk_ring_prod__reserve(&u->tx, ngood, &idx);
-
-		for (unsigned int i = 0; i < r; i++) {
-			struct xdp_desc *desc = xsk_ring_prod__tx_desc(&u->tx, idx + i);
-
-			desc->addr = good_addr[i];
-			desc->len = good_len[i];
-			desc->options = 0;
-		}
-		xsk_ring_prod__submit(&u->tx, r);
-		for (unsigned int i = r; i < ngood; i++) {	/* cannot happen: ring >= frames */
-			u->tx_free[u->tx_nfree++] = good_addr[i];
-			ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], 1);
+			need = (unsigned int)((total + FRAME_SIZE - 1) / FRAME_SIZE);
+			for (unsigned int j = 0; j < need; j++) {
+				good_desc[ndesc].addr = fr[j];
+				good_desc[ndesc].len = (uint32_t)(total - (size_t)j * FRAME_SIZE >
+							 FRAME_SIZE ? FRAME_SIZE :
+							 total - (size_t)j * FRAME_SIZE);
+				good_desc[ndesc].options = j + 1 < need ? XDP_PKT_CONTD_ : 0;
+				ndesc++;
+			}
+			bytes += len - UTUN_HDR_LEN;
+			ngood++;
+		} else if (why != UTUN_ERR_MAX) {
+			ADD(&u->st.errors[why], 1);
 			drops++;
 		}
-		ngood = r;
+		for (unsigned int j = need; j < per_msg; j++)
+			u->tx_free[u->tx_nfree++] = fr[j];
+	}
+	if (ndesc) {
+		/* The tx ring is as large as the tx frame pool: it always has room. */
+		unsigned int r = xsk_ring_prod__reserve(&u->tx, ndesc, &idx);
+
+		if (r == ndesc) {
+			for (unsigned int i = 0; i < ndesc; i++)
+				*xsk_ring_prod__tx_desc(&u->tx, idx + i) = good_desc[i];
+			xsk_ring_prod__submit(&u->tx, ndesc);
+		} else {
+			for (unsigned int i = 0; i < ndesc; i++)
+				u->tx_free[u->tx_nfree++] = good_desc[i].addr;
+			ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], ngood);
+			drops += ngood;
+			ngood = 0;
+		}
 		kick_tx(u);
 	}
 	ADD(&u->st.in_packets, ngood);
-	ADD(&u->st.in_bytes, bytes);
+	ADD(&u->st.in_bytes, ngood ? bytes : 0);
 	if (drops)
 		ADD(&u->st.in_drops, drops);
 	if (handoff_req)
@@ -445,7 +527,6 @@ static int relay_in(struct utun_dev *u)
 static void *relay_main(void *arg)
 {
 	struct utun_dev *u = arg;
-	uint64_t last_mtu = ifkitd_now_ms();
 	bool stop = false, stopped_by_main = false;
 
 	while (!stop) {
@@ -454,24 +535,23 @@ static void *relay_main(void *arg)
 			{ .fd = u->xsk_fd, .events = u->fast ? 0 : POLLIN },
 			{ .fd = u->sock, .events = POLLIN | POLLRDHUP },
 		};
+		bool room;
 		int busy = 0, ret;
-		uint64_t now;
 
-		/* Without free tx frames, wait for completions instead of the client. */
+		/*
+		 * Without tx frames for a message, wait for completions instead of
+		 * the client.  Otherwise sleep until something happens: an idle
+		 * utun costs no wake-ups (no timers; the MTU is read when needed).
+		 */
 		if (!u->fast)
 			reclaim_tx(u);
-		ret = poll(pfd, u->tx_nfree || u->fast ? 3 : 2,
-			   u->tx_nfree || u->fast ? MTU_REFRESH_MS : 1);
+		room = u->fast || u->tx_nfree >= MAX_FRAGS;
+		ret = poll(pfd, room ? 3 : 2, room ? -1 : 1);
 		if (ret < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents) {
 			stopped_by_main = true;
 			break;
-		}
-		now = ifkitd_now_ms();
-		if (now - last_mtu >= MTU_REFRESH_MS) {
-			refresh_mtu(u);
-			last_mtu = now;
 		}
 		if (u->fast) {
 			if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
@@ -699,7 +779,8 @@ static int xsk_setup(struct utun_dev *u, const char *hname)
 	struct xsk_socket_config scfg = {
 		.rx_size = RING_SIZE, .tx_size = RING_SIZE,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.bind_flags = XDP_COPY,
+		/* Multi-buffer: any MTU up to 65535 crosses as a chain of frames. */
+		.bind_flags = XDP_COPY | XDP_USE_SG_,
 	};
 	size_t size = (size_t)NUM_FRAMES * FRAME_SIZE;
 	uint32_t idx;
@@ -1003,6 +1084,7 @@ static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
 {
 	struct utun_xdp_stat *pc = calloc((size_t)d->utun->nr_cpus, sizeof(*pc));
 
+	refresh_mtu(u);		/* show the MTU of now, not of the last packet */
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", u->name);
 	snprintf(info->netns, sizeof(info->netns), "%s", u->netns);
