@@ -13,9 +13,10 @@ LIBUTUN_A    := $(BUILD)/libutun.a
 LIBUTUN_SO   := $(BUILD)/libutun.so
 LIBUTUN_SONAME := libutun.so.1
 UTUN_TUNNEL  := $(BUILD)/ifkit-tunnel
+UTUN_WIRE    := $(BUILD)/ifkit-wire
 UTUN_PC      := $(BUILD)/libutun.pc
 
-ALL_TARGETS += $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_TUNNEL) $(UTUN_PC)
+ALL_TARGETS += $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_TUNNEL) $(UTUN_WIRE) $(UTUN_PC)
 
 $(BUILD)/obj/libutun/%.o: user/libutun/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
@@ -42,7 +43,13 @@ $(BUILD)/obj/tunnel/%.o: user/tunnel/%.c | $(DEPS_STAMP)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(UTUN_TUNNEL): $(BUILD)/obj/tunnel/ifkit-tunnel.o $(LIBUTUN_A)
-	$(CC) $(CFLAGS) -o $@ $^ -lpthread
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
+
+# The user-space wire of the benchmark and the 64 KB checksum tests (not installed).
+$(UTUN_WIRE): $(BUILD)/obj/tunnel/ifkit-wire.o $(LIBUTUN_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
 # utun tests link libutun too (explicit rules win over the generic pattern).
 $(BUILD)/tests/test_utun: $(BUILD)/tests/test_utun.o $(TEST_HARNESS) $(LIBUTUN_A) $(LIBIFKIT)

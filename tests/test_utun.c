@@ -1475,6 +1475,108 @@ static void tunnel(bool fast)
 	h_ns_delete(b);
 }
 
+struct listen_wait {
+	const char *ns;
+	const char *proto;	/* "t" or "u" */
+	int port;
+};
+
+static bool listening(void *arg)
+{
+	struct listen_wait *lw = arg;
+
+	return h_sh("ip netns exec %s ss -Hl%sn 'sport = :%d' | grep -q .", lw->ns, lw->proto,
+		    lw->port) == 0;
+}
+
+static bool wire_up(void *arg)
+{
+	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
+}
+
+/* TCP of n bytes from ns src to dst_addr in ns dst; the receiver's length and hash must match. */
+static void tcp_across(const char *src, const char *dst, const char *dst_addr, int port, long n)
+{
+	char out[256], want[256], helper[300];
+	struct listen_wait lw = { dst, "t", port };
+	pid_t rx;
+
+	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
+	rx = h_spawn(dst, "exec %s --tcp-recv %s %d %s", helper, dst_addr, port, h_tmp("tcp.out"));
+	CU_ASSERT_FATAL(rx > 0);
+	CU_ASSERT_FATAL(h_wait_for(listening, &lw, 3000));
+	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "ip netns exec %s %s --tcp-send %s %d %ld", src,
+				 helper, dst_addr, port, n), 0);
+	CU_ASSERT_EQUAL(h_wait(rx, 20000), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("tcp.out")), 0);
+	CU_ASSERT_STRING_EQUAL(out, want);
+}
+
+/* count UDP datagrams of size bytes; all must arrive intact (a bad checksum drops one). */
+static void udp_across(const char *src, const char *dst, const char *dst_addr, int port, int count,
+		       int size)
+{
+	char out[64], helper[300];
+	struct listen_wait lw = { dst, "u", port };
+	pid_t rx;
+
+	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
+	rx = h_spawn(dst, "exec %s --udp-recv %s %d %d %d > %s", helper, dst_addr, port, count, size,
+		     h_tmp("udp.out"));
+	CU_ASSERT_FATAL(rx > 0);
+	CU_ASSERT_FATAL(h_wait_for(listening, &lw, 3000));
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s %s --udp-send %s %d %d %d >/dev/null", src, helper,
+			     dst_addr, port, count, size), 0);
+	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("udp.out")), 0);
+	CU_ASSERT_EQUAL(atoi(out), count);
+}
+
+/*
+ * Two utuns at MTU 65535 joined by ifkit-wire (user space reads one, writes
+ * the other): TCP with a hash of every byte and 64 KB UDP datagrams, both
+ * directions.  A wrong checksum anywhere makes the receiving stack drop the
+ * packet, so the transfer would stall and datagrams would be missing.
+ */
+static void wire_checksums(bool fast)
+{
+	char a[H_NAME_LEN], b[H_NAME_LEN], feat[256];
+	struct link_wait la;
+	pid_t wire;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create(fast ? "wirefa" : "wirea", a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(h_ns_create(fast ? "wirefb" : "wireb", b, sizeof(b)) == 0);
+	wire = h_spawn(NULL, "exec %s --backend %s --ns-a %s --ns-b %s --mtu 65535 --socket %s -q",
+		       h_bin("ifkit-wire"), fast ? "utun" : "utun-socket", a, b, L.sock);
+	CU_ASSERT_FATAL(wire > 0);
+	CU_ASSERT_FATAL(h_wait_for(wire_up, a, 5000));
+	h_sh_out(feat, sizeof(feat), "ip netns exec %s ethtool -k utun0 2>/dev/null | "
+		 "grep -E '^(tx-checksumming|tcp-segmentation-offload):' | tr '\\n' ' '", a);
+	printf("\n    %s: utun0 %s\n", fast ? "fast path" : "socket path", feat);
+	tcp_across(a, b, "10.80.0.2", 7101, 16 << 20);
+	tcp_across(b, a, "10.80.0.1", 7102, 16 << 20);
+	udp_across(a, b, "10.80.0.2", 7103, 20, 65000);
+	udp_across(b, a, "10.80.0.1", 7104, 20, 65000);
+	udp_across(a, b, "10.80.0.2", 7105, 20, 1200);
+	h_kill(wire, SIGTERM);
+	la = (struct link_wait){ a, "utun0" };
+	CU_ASSERT(h_wait_for(link_gone, &la, 1000));
+	h_ns_delete(a);
+	h_ns_delete(b);
+}
+
+static void test_wire_checksums(void)
+{
+	wire_checksums(false);
+}
+
+static void test_wire_checksums_fast(void)
+{
+	wire_checksums(true);
+}
+
 static void test_tunnel_fast(void)
 {
 	tunnel(true);
@@ -1568,6 +1670,48 @@ static int helper(int argc, char **argv)
 		printf("%llu %016llx\n", (unsigned long long)total, (unsigned long long)h);
 		return 0;
 	}
+	if (!strcmp(argv[1], "--udp-send") && argc == 6) {
+		/* COUNT datagrams of SIZE bytes, each filled with its sequence number */
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		int s = socket(AF_INET, SOCK_DGRAM, 0), count = atoi(argv[4]), ok = 0;
+		size_t size = (size_t)atoi(argv[5]);
+		static uint8_t buf[65536];
+
+		inet_pton(AF_INET, argv[2], &sa.sin_addr);
+		for (int i = 0; i < count; i++) {
+			memset(buf, 0x30 + i % 64, size);
+			if (sendto(s, buf, size, 0, (void *)&sa, sizeof(sa)) == (ssize_t)size)
+				ok++;
+			usleep(20000);	/* paced: this checks checksums, not queues */
+		}
+		printf("%d\n", ok);
+		return ok == count ? 0 : 1;
+	}
+	if (!strcmp(argv[1], "--udp-recv") && argc == 6) {
+		/* print how many intact SIZE-byte datagrams arrived (1 s of silence ends it) */
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[3])) };
+		int s = socket(AF_INET, SOCK_DGRAM, 0), good = 0, count = atoi(argv[4]);
+		size_t size = (size_t)atoi(argv[5]);
+		struct timeval tv = { .tv_sec = 3 };
+		static uint8_t buf[65536];
+
+		inet_pton(AF_INET, argv[2], &sa.sin_addr);
+		if (bind(s, (void *)&sa, sizeof(sa)))
+			return 2;
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		while (good < count) {
+			ssize_t n = recv(s, buf, sizeof(buf), 0);
+			bool intact = n == (ssize_t)size;
+
+			if (n < 0)
+				break;
+			for (size_t i = 1; intact && i < size; i++)
+				intact = buf[i] == buf[0];
+			good += intact;
+		}
+		printf("%d\n", good);
+		return 0;
+	}
 	fprintf(stderr, "test_utun: unknown helper mode %s\n", argv[1]);
 	return 2;
 }
@@ -1613,6 +1757,10 @@ static void add_suites(void)
 		    test_fast_abuse);
 	CU_add_test(e2e, "MTU 9000 and 65535 both ways (socket path)", test_jumbo);
 	CU_add_test(e2e, "MTU 9000 and 65535 both ways (fast path)", test_jumbo_fast);
+	CU_add_test(e2e, "64 KB TCP/UDP both ways through two utuns, checksums (socket path)",
+		    test_wire_checksums);
+	CU_add_test(e2e, "64 KB TCP/UDP both ways through two utuns, checksums (fast path)",
+		    test_wire_checksums_fast);
 	CU_add_test(e2e, "non-root refused with EPERM", test_nonroot_refused);
 	CU_add_test(e2e, "taken unit refused with EBUSY", test_taken_unit);
 	CU_add_test(e2e, "SIGKILLed client: utun gone within 1 s", test_sigkill_removes);
