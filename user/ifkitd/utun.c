@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <sys/ioctl.h>
@@ -76,8 +77,7 @@
 #define SOCK_BUF	(4 << 20)
 #define SHM_CTL_SIZE	4096
 #define MTU_READ_MS	200
-#define HANDOFF_WAIT_MS	100		/* per try; the hello waits for a full queue */
-#define HANDOFF_TRIES	20
+#define HANDOFF_WAIT_MS	2000		/* the hello waits this long for a full queue */
 
 struct utun_stats {
 	uint64_t out_packets, out_bytes, out_drops;
@@ -102,7 +102,6 @@ struct utun_dev {
 	int client_end;			/* until the answer carried it away */
 	ino_t client_ino;		/* identifies the client's descriptor */
 	int ioctl_fd;			/* datagram socket in the client's namespace */
-	int stop_fd;			/* main -> relay: stop */
 	int ev_fd;			/* relay -> main: gone (the module's eventfd) */
 
 	void *area;			/* UMEM frames, then the shared control page */
@@ -117,13 +116,59 @@ struct utun_dev {
 	uint64_t tx_free[TX_FRAMES];
 	unsigned int tx_nfree;
 
-	pthread_t thread;
-	bool thread_started;
+	struct relay_worker *worker;	/* the thread relaying it (main thread's view) */
+	struct utun_dev *wnext;		/* in the worker's own list (worker thread only) */
+	uint32_t sock_events;		/* what the worker's epoll waits for on sock */
+	bool handoff_pending;		/* hello not sent yet: the client's queue was full */
+	uint64_t handoff_deadline;
 	bool gone;			/* relay saw the client leave (atomic) */
 	uint32_t flags;			/* UTUN_FLAGS_* (atomic) */
 	uint32_t mtu;			/* of utunN, refreshed by the relay (atomic) */
 	uint64_t mtu_read_ms;		/* when the relay last read it */
 	struct utun_stats st;		/* written by the relay only (atomic adds) */
+};
+
+/*
+ * Relays run on a small pool of threads (RELAY_WORKERS), each waiting in
+ * epoll on the AF_XDP sockets and client descriptors of its utuns: the
+ * number of threads does not grow with the number of utuns, and an idle
+ * utun costs nothing (no timers, no wake-ups).  The main thread talks to a
+ * worker through a command list (add, remove, stop); removed utuns go to
+ * the reaper thread, which deletes the devices (netlink, ~20 ms each) and
+ * frees them, so the control loop never waits for a teardown.
+ */
+#define RELAY_WORKERS	2
+
+enum relay_op { RELAY_ADD, RELAY_DEL, RELAY_STOP };
+
+struct relay_cmd {
+	enum relay_op op;
+	struct utun_dev *u;
+	struct relay_cmd *next;
+};
+
+struct relay_worker {
+	pthread_t thread;
+	bool started;
+	int epfd;
+	int cmd_fd;			/* eventfd: commands are queued */
+	pthread_mutex_t lock;		/* protects cmds */
+	struct relay_cmd *cmds, **cmds_tail;
+	struct utun_dev *devs;		/* its utuns (worker thread only) */
+	unsigned int count;		/* its utuns (main thread only) */
+	struct reaper *reaper;
+};
+
+struct reaper {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct utun_dev *queue;		/* removed utuns to destroy */
+	bool stop;
+	struct ifkitd *d;		/* map fds only (constant after init) */
+	struct nl_sock nl;		/* its own: d->nl belongs to the main thread */
+	uint64_t destroyed;
 };
 
 struct utun_state {
@@ -133,6 +178,8 @@ struct utun_state {
 	struct utun_dev *devs;
 	int ev_fd;			/* relay -> main: a client left */
 	struct watch ev_w;
+	struct relay_worker workers[RELAY_WORKERS];
+	struct reaper reaper;
 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -296,9 +343,12 @@ static void kick_tx(struct utun_dev *u)
 /*
  * The client asked to drive the rings itself: hand it the AF_XDP socket and
  * the UMEM, with the tx frames that are free now; in-flight ones come back
- * through the completion ring, which is the client's from now on.
+ * through the completion ring, which is the client's from now on.  Never
+ * blocks (other utuns share the thread): if the client's queue is full the
+ * worker retries when it has room, for up to HANDOFF_WAIT_MS.  Returns
+ * whether the hello is still to be sent.
  */
-static void handoff(struct utun_dev *u)
+static bool handoff(struct utun_dev *u)
 {
 	struct utun_shm_hello *h = calloc(1, sizeof(*h));
 	union {
@@ -309,9 +359,16 @@ static void handoff(struct utun_dev *u)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cmsg;
 	int fds[2] = { u->xsk_fd, u->memfd };
+	ssize_t n;
 
-	if (!h || u->fast)
+	if (!u->handoff_pending) {
+		u->handoff_pending = true;
+		u->handoff_deadline = ifkitd_now_ms() + HANDOFF_WAIT_MS;
+	}
+	if (!h || u->fast) {
+		u->handoff_pending = false;
 		goto out;
+	}
 	reclaim_tx(u);
 	h->magic = UTUN_SHM_MAGIC;
 	h->frame_size = FRAME_SIZE;
@@ -332,35 +389,20 @@ static void handoff(struct utun_dev *u)
 	cmsg->cmsg_type = SCM_RIGHTS;
 	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
 	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-	/* u->sock is non-blocking: wait (bounded) for room in a full client queue. */
-	for (int tries = 0;; tries++) {
-		struct pollfd pfd[2] = {
-			{ .fd = u->sock, .events = POLLOUT },
-			{ .fd = u->stop_fd, .events = POLLIN },
-		};
-		ssize_t n = sendmsg(u->sock, &msg, MSG_NOSIGNAL);
-
-		if (n == (ssize_t)sizeof(*h)) {
-			u->fast = true;
-			u->tx_nfree = 0;
-			break;
-		}
-		if (n >= 0)
-			errno = EMSGSIZE;
-		if ((errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
-		     errno != EINTR) || tries >= HANDOFF_TRIES) {
-			pr_warn("%s: fast path hand-off: %s", u->name, strerror(errno));
-			break;
-		}
-		if (poll(pfd, 2, HANDOFF_WAIT_MS) > 0 &&
-		    ((pfd[0].revents & (POLLHUP | POLLERR)) || pfd[1].revents)) {
-			pr_warn("%s: fast path hand-off: %s", u->name,
-				pfd[1].revents ? "stopping" : "client gone");
-			break;
-		}
+	n = sendmsg(u->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == (ssize_t)sizeof(*h)) {
+		u->fast = true;
+		u->tx_nfree = 0;
+		u->handoff_pending = false;
+	} else if ((n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
+		    errno != EINTR) || n >= 0 || ifkitd_now_ms() >= u->handoff_deadline) {
+		pr_warn("%s: fast path hand-off: %s", u->name,
+			n >= 0 ? "short send" : strerror(errno));
+		u->handoff_pending = false;
 	}
 out:
 	free(h);
+	return u->handoff_pending;
 }
 
 /* After the hand-off the socket only says whether the client is alive. */
@@ -519,78 +561,316 @@ static int relay_in(struct utun_dev *u)
 	ADD(&u->st.in_bytes, ngood ? bytes : 0);
 	if (drops)
 		ADD(&u->st.in_drops, drops);
-	if (handoff_req)
+	if (handoff_req && !u->fast)
 		handoff(u);
 	return eof ? -EPIPE : got;
 }
 
-static void *relay_main(void *arg)
+/* ---- relay workers ---- */
+
+#define TAG_SOCK 1u	/* epoll data: u | TAG_SOCK for the client descriptor, u for the XSK */
+
+static void watch_sock(struct relay_worker *w, struct utun_dev *u, uint32_t events)
 {
-	struct utun_dev *u = arg;
-	bool stop = false, stopped_by_main = false;
+	struct epoll_event ev = { .events = events, .data.u64 = (uintptr_t)u | TAG_SOCK };
 
-	while (!stop) {
-		struct pollfd pfd[3] = {
-			{ .fd = u->stop_fd, .events = POLLIN },
-			{ .fd = u->xsk_fd, .events = u->fast ? 0 : POLLIN },
-			{ .fd = u->sock, .events = POLLIN | POLLRDHUP },
-		};
-		bool room;
-		int busy = 0, ret;
+	if (events == u->sock_events)
+		return;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, u->sock, &ev) == 0)
+		u->sock_events = events;
+}
 
-		/*
-		 * Without tx frames for a message, wait for completions instead of
-		 * the client.  Otherwise sleep until something happens: an idle
-		 * utun costs no wake-ups (no timers; the MTU is read when needed).
-		 */
-		if (!u->fast)
-			reclaim_tx(u);
-		room = u->fast || u->tx_nfree >= MAX_FRAGS;
-		ret = poll(pfd, room ? 3 : 2, room ? -1 : 1);
-		if (ret < 0 && errno != EINTR)
+/* The client left: stop watching it and ask the main thread to remove it. */
+static void client_left(struct relay_worker *w, struct utun_dev *u)
+{
+	uint64_t one = 1;
+
+	if (LOAD(&u->gone))
+		return;
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->xsk_fd, NULL);
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->sock, NULL);
+	STORE(&u->gone, true);
+	if (write(u->ev_fd, &one, sizeof(one)) < 0)
+		pr_warn("%s: cannot notify the loader: %s", u->name, strerror(errno));
+}
+
+/* Tx frames in flight and none to take a message: poll completions (1 ms). */
+static bool wants_retry(const struct utun_dev *u)
+{
+	return !LOAD(&u->gone) && (u->handoff_pending || (!u->fast && u->tx_nfree < MAX_FRAGS));
+}
+
+/* Move what is ready for one utun, a bounded number of batches. */
+static void service(struct relay_worker *w, struct utun_dev *u, uint32_t sock_ev)
+{
+	const uint32_t hup = EPOLLHUP | EPOLLRDHUP | EPOLLERR;
+
+	if (LOAD(&u->gone))
+		return;
+	if (u->handoff_pending) {
+		if (sock_ev & (EPOLLHUP | EPOLLERR)) {
+			client_left(w, u);
+			return;
+		}
+		if (handoff(u)) {
+			watch_sock(w, u, EPOLLOUT | EPOLLRDHUP);
+			return;
+		}
+	}
+	if (u->fast) {
+		/* The rings are the client's: the descriptor only says it is alive. */
+		epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->xsk_fd, NULL);
+		watch_sock(w, u, EPOLLIN | EPOLLRDHUP);
+		if (sock_ev & hup)
+			client_left(w, u);
+		else if (sock_ev & EPOLLIN)
+			drain_fast(u);
+		return;
+	}
+	reclaim_tx(u);
+	for (int round = 0; round < 64; round++) {
+		int a = relay_out(u), b = 0;
+
+		if (a < 0) {
+			client_left(w, u);
+			return;
+		}
+		b = relay_in(u);
+		if (b < 0) {
+			client_left(w, u);
+			return;
+		}
+		if (u->fast || u->handoff_pending) {
+			service(w, u, 0);	/* switch the watches */
+			return;
+		}
+		if (a + b == 0)
 			break;
-		if (pfd[0].revents) {
-			stopped_by_main = true;
+	}
+	if (sock_ev & hup) {
+		client_left(w, u);
+		return;
+	}
+	/* No frames to receive a message into: stop listening until completions return. */
+	watch_sock(w, u, u->tx_nfree >= MAX_FRAGS ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP);
+}
+
+static void reaper_push(struct reaper *r, struct utun_dev *u)
+{
+	pthread_mutex_lock(&r->lock);
+	u->next = r->queue;
+	r->queue = u;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Commands from the main thread; true when told to stop. */
+static bool run_commands(struct relay_worker *w)
+{
+	struct relay_cmd *cmd, *next;
+	bool stop = false;
+	uint64_t v;
+
+	if (read(w->cmd_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_debug("relay: command eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&w->lock);
+	cmd = w->cmds;
+	w->cmds = NULL;
+	w->cmds_tail = &w->cmds;
+	pthread_mutex_unlock(&w->lock);
+	for (; cmd; cmd = next) {
+		struct utun_dev *u = cmd->u;
+
+		next = cmd->next;
+		switch (cmd->op) {
+		case RELAY_ADD: {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uintptr_t)u };
+
+			u->wnext = w->devs;
+			w->devs = u;
+			u->sock_events = EPOLLIN | EPOLLRDHUP;
+			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, u->xsk_fd, &ev) < 0)
+				pr_warn("%s: epoll (AF_XDP): %s", u->name, strerror(errno));
+			ev = (struct epoll_event){ .events = u->sock_events,
+						   .data.u64 = (uintptr_t)u | TAG_SOCK };
+			if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, u->sock, &ev) < 0)
+				pr_warn("%s: epoll: %s", u->name, strerror(errno));
+			service(w, u, 0);	/* anything that came before we watched */
 			break;
 		}
-		if (u->fast) {
-			if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
-				stop = true;
-			else if (pfd[2].revents & POLLIN)
-				drain_fast(u);
-			continue;
-		}
-		/* Drain both directions, a bounded number of batches each round. */
-		do {
-			int a = relay_out(u), b = 0;
-
-			if (a < 0) {
-				stop = true;
-				break;
-			}
-			if (u->tx_nfree && !u->fast) {
-				b = relay_in(u);
-				if (b < 0) {
-					stop = true;
+		case RELAY_DEL:
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->xsk_fd, NULL);
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->sock, NULL);
+			for (struct utun_dev **pp = &w->devs; *pp; pp = &(*pp)->wnext) {
+				if (*pp == u) {
+					*pp = u->wnext;
 					break;
 				}
-				if (u->fast)	/* handed off: hands off the rings */
-					break;
 			}
-			busy = a + b;
-		} while (busy > 0 && !LOAD(&u->gone) && ++ret < 64);
-		if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+			reaper_push(w->reaper, u);
+			break;
+		case RELAY_STOP:
 			stop = true;
+			break;
+		}
+		free(cmd);
 	}
-	if (!stopped_by_main) {
-		uint64_t one = 1;
+	return stop;
+}
 
-		/* The client left: ask the main thread to take the utun down. */
-		STORE(&u->gone, true);
-		if (write(u->ev_fd, &one, sizeof(one)) < 0)
-			pr_warn("%s: cannot notify the loader: %s", u->name, strerror(errno));
+static void *worker_main(void *arg)
+{
+	struct relay_worker *w = arg;
+	struct epoll_event evs[64];
+	bool stop = false;
+
+	while (!stop) {
+		int timeout = -1, n;
+
+		for (struct utun_dev *u = w->devs; u; u = u->wnext)
+			if (wants_retry(u)) {
+				timeout = 1;
+				break;
+			}
+		n = epoll_wait(w->epfd, evs, 64, timeout);
+		if (n < 0 && errno != EINTR) {
+			pr_err("relay: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		/* Commands run only between batches: no event below names a freed utun. */
+		for (int i = 0; i < n; i++) {
+			uintptr_t tag = (uintptr_t)evs[i].data.u64;
+			struct utun_dev *u = (struct utun_dev *)(tag & ~(uintptr_t)TAG_SOCK);
+
+			if (u)
+				service(w, u, (tag & TAG_SOCK) ? evs[i].events : 0);
+		}
+		for (struct utun_dev *u = w->devs; u; u = u->wnext)
+			if (wants_retry(u))
+				service(w, u, 0);
+		stop = run_commands(w);
 	}
 	return NULL;
+}
+
+static int relay_send(struct relay_worker *w, enum relay_op op, struct utun_dev *u)
+{
+	struct relay_cmd *cmd = calloc(1, sizeof(*cmd));
+	uint64_t one = 1;
+
+	if (!cmd)
+		return -ENOMEM;
+	cmd->op = op;
+	cmd->u = u;
+	pthread_mutex_lock(&w->lock);
+	*w->cmds_tail = cmd;
+	w->cmds_tail = &cmd->next;
+	pthread_mutex_unlock(&w->lock);
+	return write(w->cmd_fd, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+static void dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl);
+
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+
+	for (;;) {
+		struct utun_dev *u, *next;
+		bool stop;
+
+		pthread_mutex_lock(&r->lock);
+		while (!r->queue && !r->stop)
+			pthread_cond_wait(&r->cond, &r->lock);
+		u = r->queue;
+		r->queue = NULL;
+		stop = r->stop;
+		pthread_mutex_unlock(&r->lock);
+		for (; u; u = next) {
+			next = u->next;
+			dev_destroy(r->d, u, &r->nl);
+			ADD(&r->destroyed, 1);
+		}
+		if (stop)
+			return NULL;
+	}
+}
+
+static int workers_start(struct ifkitd *d)
+{
+	struct utun_state *s = d->utun;
+	struct reaper *r = &s->reaper;
+	int err;
+
+	r->d = d;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	err = nl_open(&r->nl);	/* the main thread is in the private namespace: so is this */
+	if (err)
+		return err;
+	err = -pthread_create(&r->thread, NULL, reaper_main, r);
+	if (err)
+		return err;
+	r->started = true;
+	pthread_setname_np(r->thread, "utun-reaper");
+	for (int i = 0; i < RELAY_WORKERS; i++) {
+		struct relay_worker *w = &s->workers[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 };
+		char tname[16];
+
+		w->reaper = r;
+		w->cmds_tail = &w->cmds;
+		pthread_mutex_init(&w->lock, NULL);
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->cmd_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (w->epfd < 0 || w->cmd_fd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->cmd_fd, &ev))
+			return -errno;
+		err = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (err)
+			return err;
+		w->started = true;
+		snprintf(tname, sizeof(tname), "utun-relay%d", i);
+		pthread_setname_np(w->thread, tname);
+	}
+	return 0;
+}
+
+static void workers_stop(struct ifkitd *d)
+{
+	struct utun_state *s = d->utun;
+	struct reaper *r = &s->reaper;
+
+	for (int i = 0; i < RELAY_WORKERS; i++) {
+		struct relay_worker *w = &s->workers[i];
+
+		if (w->started && relay_send(w, RELAY_STOP, NULL) == 0)
+			pthread_join(w->thread, NULL);
+		w->started = false;
+	}
+	if (r->started) {
+		pthread_mutex_lock(&r->lock);
+		r->stop = true;
+		pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		r->started = false;
+	}
+	for (int i = 0; i < RELAY_WORKERS; i++) {
+		struct relay_worker *w = &s->workers[i];
+
+		if (w->epfd > 0)
+			close(w->epfd);
+		if (w->cmd_fd > 0)
+			close(w->cmd_fd);
+		while (w->cmds) {
+			struct relay_cmd *c = w->cmds;
+
+			w->cmds = c->next;
+			free(c);
+		}
+	}
+	if (r->nl.mnl)
+		nl_close(&r->nl);
 }
 
 /* ---- device life cycle (main thread) ---- */
@@ -620,18 +900,16 @@ static int port_write(struct ifkitd *d, struct utun_dev *u)
 	return bpf_map_update_elem(d->utun->ports_fd, &key, &port, BPF_ANY) ? -errno : 0;
 }
 
-/* Undo everything create made (any subset of it); frees u. */
-static void dev_destroy(struct ifkitd *d, struct utun_dev *u)
+/*
+ * Undo everything create made (any subset of it); frees u.  Runs on the
+ * reaper thread (with its netlink socket), or on the main thread for a
+ * failed create and at exit.  Everything keyed by the unit is cleared
+ * before the hidden end goes: once it is gone the unit may be reused.
+ */
+static void dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl)
 {
 	__u32 key;
 
-	if (u->thread_started) {
-		uint64_t one = 1;
-
-		if (write(u->stop_fd, &one, sizeof(one)) < 0)
-			pr_warn("%s: stop relay: %s", u->name, strerror(errno));
-		pthread_join(u->thread, NULL);
-	}
 	key = u->unit;
 	if (u->xsk)
 		bpf_map_delete_elem(d->utun->xsks_fd, &key);
@@ -639,18 +917,19 @@ static void dev_destroy(struct ifkitd *d, struct utun_dev *u)
 		key = (__u32)u->hidden_ifindex;
 		bpf_map_delete_elem(d->utun->ports_fd, &key);
 	}
+	stats_clear(d, u->unit);
 	if (u->veth_made && !u->hidden_gone) {
 		/* Deleting the hidden end takes utunN, its addresses and routes with it. */
 		if (u->hidden_ifindex > 0) {
-			nl_link_del(&d->nl, u->hidden_ifindex, -1);
+			nl_link_del(nl, u->hidden_ifindex, -1);
 		} else {
 			/* Made, but its ifindex never read: find it by name. */
 			char hname[IFNAMSIZ];
 			struct link_info li;
 
 			name_hidden(hname, sizeof(hname), UTUN_PREFIX, u->unit);
-			if (nl_link_get(&d->nl, hname, 0, -1, &li) == 0)
-				nl_link_del(&d->nl, li.ifindex, -1);
+			if (nl_link_get(nl, hname, 0, -1, &li) == 0)
+				nl_link_del(nl, li.ifindex, -1);
 		}
 	}
 	if (u->xsk)
@@ -661,15 +940,12 @@ static void dev_destroy(struct ifkitd *d, struct utun_dev *u)
 		munmap(u->area, (size_t)NUM_FRAMES * FRAME_SIZE + SHM_CTL_SIZE);
 	if (u->memfd >= 0)
 		close(u->memfd);
-	stats_clear(d, u->unit);
 	if (u->sock >= 0)
 		close(u->sock);
 	if (u->client_end >= 0)
 		close(u->client_end);
 	if (u->ioctl_fd >= 0)
 		close(u->ioctl_fd);
-	if (u->stop_fd >= 0)
-		close(u->stop_fd);
 	free(u);
 }
 
@@ -683,11 +959,25 @@ static void dev_unlink(struct ifkitd *d, struct utun_dev *u)
 	}
 }
 
+/*
+ * Forget u here and let its worker drop it; the reaper deletes the devices.
+ * The control loop does not wait for any of it.
+ */
 static void dev_remove(struct ifkitd *d, struct utun_dev *u, const char *why)
 {
 	pr_info("%s: removed (%s)", u->name, why);
 	dev_unlink(d, u);
-	dev_destroy(d, u);
+	if (u->client_end >= 0) {	/* an answer never carried it away */
+		close(u->client_end);
+		u->client_end = -1;
+	}
+	if (u->worker) {
+		u->worker->count--;
+		if (relay_send(u->worker, RELAY_DEL, u) == 0)
+			return;
+		pr_warn("%s: relay: cannot queue the removal", u->name);
+	}
+	reaper_push(&d->utun->reaper, u);
 }
 
 /*
@@ -861,7 +1151,7 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 	u->unit = unit;
 	u->owner = c ? c->pid : 0;
 	u->owner_uid = c ? c->uid : 0;
-	u->sock = u->client_end = u->ioctl_fd = u->stop_fd = u->xsk_fd = u->memfd = -1;
+	u->sock = u->client_end = u->ioctl_fd = u->xsk_fd = u->memfd = -1;
 	u->ev_fd = d->utun->ev_fd;
 	u->flags = flags;
 	u->mtu = UTUN_MTU;
@@ -937,18 +1227,18 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 	if (fstat(u->client_end, &st) < 0)
 		FAIL(-errno, "fstat");
 	u->client_ino = st.st_ino;
-	u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (u->stop_fd < 0)
-		FAIL(-errno, "eventfd");
-	err = -pthread_create(&u->thread, NULL, relay_main, u);
-	if (err)
-		FAIL(err, "relay thread");
-	u->thread_started = true;
 	{
-		char tname[16];
+		/* The least loaded relay thread takes it. */
+		struct relay_worker *w = &d->utun->workers[0];
 
-		snprintf(tname, sizeof(tname), "r-%.13s", u->name);
-		pthread_setname_np(u->thread, tname);
+		for (int i = 1; i < RELAY_WORKERS; i++)
+			if (d->utun->workers[i].count < w->count)
+				w = &d->utun->workers[i];
+		err = relay_send(w, RELAY_ADD, u);
+		if (err)
+			FAIL(err, "relay");
+		u->worker = w;
+		w->count++;
 	}
 	u->next = d->utun->devs;
 	d->utun->devs = u;
@@ -968,7 +1258,7 @@ fail:
 	reply_error(r, err, "%s: %s: %s", u->name, step,
 		    d->nl.errmsg[0] ? d->nl.errmsg : strerror(-err));
 	pr_warn("%s", r->hdr.msg);
-	dev_destroy(d, u);
+	dev_destroy(d, u, &d->nl);
 	return err;
 }
 
@@ -1305,6 +1595,11 @@ static int utun_init(struct ifkitd *d)
 	if (s->ev_fd < 0)
 		return -errno;
 	s->ev_w = (struct watch){ s->ev_fd, ev_cb, NULL };
+	err = workers_start(d);
+	if (err) {
+		pr_err("utun: relay threads: %s", strerror(-err));
+		return err;
+	}
 	return ifkitd_watch_add(d, &s->ev_w, 0);
 }
 
@@ -1314,8 +1609,15 @@ static void utun_fini(struct ifkitd *d)
 
 	if (!s)
 		return;
-	while (s->devs)
-		dev_remove(d, s->devs, "loader stopping");
+	/* Workers first (they hand what they drop to the reaper), then the rest here. */
+	workers_stop(d);
+	while (s->devs) {
+		struct utun_dev *u = s->devs;
+
+		s->devs = u->next;
+		pr_info("%s: removed (loader stopping)", u->name);
+		dev_destroy(d, u, &d->nl);
+	}
 	if (s->ev_fd >= 0) {
 		ifkitd_watch_del(d, &s->ev_w);
 		close(s->ev_fd);
