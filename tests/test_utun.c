@@ -1388,6 +1388,13 @@ static void test_fastpath(void)
 	h_ns_delete(ns);
 }
 
+/* The reaper deleted every hidden end: teardown is asynchronous (off the control loop). */
+static bool no_hidden_ends(void *arg)
+{
+	(void)arg;
+	return h_sh("ip -n %s link | grep -q hutun", L.netns) != 0;
+}
+
 static void test_many_clients(void)
 {
 	char ns[H_NAME_LEN], name[IFNAMSIZ];
@@ -1406,6 +1413,7 @@ static void test_many_clients(void)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 3000));
+	CU_ASSERT(h_wait_for(no_hidden_ends, NULL, 5000));
 	fd0 = loader_fd_count();
 	rss0 = loader_rss_kb();
 	/* 64 clients, 8 at a time */
@@ -1420,6 +1428,7 @@ static void test_many_clients(void)
 				close(fds[i]);
 		CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 3000));
 	}
+	CU_ASSERT(h_wait_for(no_hidden_ends, NULL, 5000));
 	fd1 = loader_fd_count();
 	rss1 = loader_rss_kb();
 	CU_ASSERT_EQUAL(fd1, fd0);
@@ -1718,27 +1727,31 @@ static int helper(int argc, char **argv)
 
 /* ---------- registration ---------- */
 
-static int suite_e2e_init(void)
+/*
+ * Every end-to-end test gets its own loader (socket, pins, private
+ * namespace), started before it and torn down after it: no test sees what
+ * an earlier one left, e.g. utuns its reaper is still deleting.
+ */
+static void e2e_setup(void)
 {
-	if (!h_is_root())
-		return 0;
-	loader_ok = h_loader_start(&L) == 0;
-	return 0;
+	memset(&L, 0, sizeof(L));
+	loader_ok = h_is_root() && h_loader_start(&L) == 0;
+	setenv("IFKIT_SOCKET", L.sock, 1);
 }
 
-static int suite_e2e_clean(void)
+static void e2e_teardown(void)
 {
-	if (loader_ok)
+	if (L.sock[0])
 		h_loader_teardown(&L);
 	loader_ok = false;
-	return 0;
 }
 
 static void add_suites(void)
 {
 	CU_pSuite unit = CU_add_suite("utun_unit", NULL, NULL);
 	CU_pSuite bpf = CU_add_suite("utun_xdp", NULL, NULL);
-	CU_pSuite e2e = CU_add_suite("utun_e2e", suite_e2e_init, suite_e2e_clean);
+	CU_pSuite e2e = CU_add_suite_with_setup_and_teardown("utun_e2e", NULL, NULL, e2e_setup,
+							     e2e_teardown);
 
 	CU_add_test(unit, "frame header <-> link header", test_frame_header);
 	CU_add_test(unit, "write validation, every malformed case", test_validate);

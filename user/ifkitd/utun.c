@@ -62,10 +62,21 @@
 #define UTUN_MTU	1500
 #define HIDDEN_MTU	65535
 #define FRAME_SIZE	4096		/* one page: holds any MTU veth allows with XDP */
-#define RX_FRAMES	1024
-#define TX_FRAMES	1024
-#define NUM_FRAMES	(RX_FRAMES + TX_FRAMES)
-#define RING_SIZE	1024
+/*
+ * UMEM geometry.  The UMEM is pinned memory, so it is what a utun costs:
+ * every utun starts small (SMALL_*: 48 frames, 192 KiB, still enough for
+ * one 64 KB packet each way), and moves to the large one (LARGE_*: 8 MiB)
+ * when it carries traffic that needs it (a burst filling 3/4 of its rx
+ * frames, a packet over one frame) or when its client takes the fast path.
+ */
+#define SMALL_RX	24
+#define SMALL_TX	24
+#define SMALL_RING	32
+#define LARGE_RX	1024
+#define LARGE_TX	1024
+#define LARGE_RING	1024
+#define TX_FRAMES	LARGE_TX
+#define GROW_TRIES	400		/* x 0.5 ms */
 #define BATCH		64
 /* Frames (tx descriptors) of the largest packet: Ethernet header + 65535. */
 #define MAX_FRAGS	((ETH_HLEN + 65535 + FRAME_SIZE - 1) / FRAME_SIZE)
@@ -108,13 +119,20 @@ struct utun_dev {
 	int memfd;			/* backing of area, handed to fast-path clients */
 	struct utun_shm_ctl *ctl;
 	bool fast;			/* the client drives the rings itself */
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	int xsk_fd;
+	int xsk_fd;			/* AF_XDP socket (its UMEM is area) */
+	struct {
+		void *addr;
+		size_t len;
+	} maps[4];			/* rx, tx, fill, completion rings */
 	struct xsk_ring_prod fq, tx;
 	struct xsk_ring_cons cq, rx;
 	uint64_t tx_free[TX_FRAMES];
 	unsigned int tx_nfree;
+	uint32_t rx_frames, tx_frames, ring_size;	/* this UMEM's geometry */
+	bool large;
+	bool want_large;		/* the relay saw traffic that needs it */
+	pthread_mutex_t xsk_lock;	/* socket and UMEM: the worker resizes, show reads */
+	struct xdp_statistics xs_base;	/* counters of sockets a resize replaced */
 
 	struct relay_worker *worker;	/* the thread relaying it (main thread's view) */
 	struct utun_dev *wnext;		/* in the worker's own list (worker thread only) */
@@ -157,6 +175,7 @@ struct relay_worker {
 	struct utun_dev *devs;		/* its utuns (worker thread only) */
 	unsigned int count;		/* its utuns (main thread only) */
 	struct reaper *reaper;
+	int xsks_fd;			/* utun_xsks, for grow() */
 };
 
 struct reaper {
@@ -227,6 +246,9 @@ static int relay_out(struct utun_dev *u)
 	n = xsk_ring_cons__peek(&u->rx, BATCH, &idx);
 	if (!n)
 		return 0;
+	/* Small UMEM nearly full, or packets over one frame: this utun needs the large one. */
+	if (!u->large && n >= u->rx_frames * 3 / 4)
+		u->want_large = true;
 	while (used < n) {
 		unsigned int first = used, k = 0;
 		bool complete = false;
@@ -252,6 +274,8 @@ static int relay_out(struct utun_dev *u)
 			}
 			k++;
 			used++;
+			if (k > 1)
+				u->want_large = true;
 			if (!(desc->options & XDP_PKT_CONTD_)) {
 				complete = true;
 				break;
@@ -277,6 +301,7 @@ static int relay_out(struct utun_dev *u)
 			used = n;
 			bad++;
 		} else {
+			xsk_ring_cons__cancel(&u->rx, n);
 			return 0;
 		}
 	}
@@ -303,6 +328,9 @@ static int relay_out(struct utun_dev *u)
 	}
 	if (bad)
 		ADD(&u->st.errors[UTUN_ERR_NONE], bad);
+	/* Descriptors of a packet whose end has not arrived are peeked again next time. */
+	if (used < n)
+		xsk_ring_cons__cancel(&u->rx, n - used);
 	xsk_ring_cons__release(&u->rx, used);
 	/* Give the same frames back to the kernel (the fill ring holds them all). */
 	if (xsk_ring_prod__reserve(&u->fq, used, &fidx) == used) {
@@ -316,7 +344,7 @@ static int relay_out(struct utun_dev *u)
 static void reclaim_tx(struct utun_dev *u)
 {
 	uint32_t idx = 0;
-	unsigned int n = xsk_ring_cons__peek(&u->cq, RING_SIZE, &idx);
+	unsigned int n = xsk_ring_cons__peek(&u->cq, u->ring_size, &idx);
 
 	for (unsigned int i = 0; i < n; i++)
 		u->tx_free[u->tx_nfree++] = xsk_umem__extract_addr(*xsk_ring_cons__comp_addr(&u->cq,
@@ -348,7 +376,9 @@ static void kick_tx(struct utun_dev *u)
  * worker retries when it has room, for up to HANDOFF_WAIT_MS.  Returns
  * whether the hello is still to be sent.
  */
-static bool handoff(struct utun_dev *u)
+static int grow(struct relay_worker *w, struct utun_dev *u);
+
+static bool handoff(struct relay_worker *w, struct utun_dev *u)
 {
 	struct utun_shm_hello *h = calloc(1, sizeof(*h));
 	union {
@@ -361,20 +391,21 @@ static bool handoff(struct utun_dev *u)
 	int fds[2] = { u->xsk_fd, u->memfd };
 	ssize_t n;
 
-	if (!u->handoff_pending) {
-		u->handoff_pending = true;
+	if (!u->handoff_deadline)
 		u->handoff_deadline = ifkitd_now_ms() + HANDOFF_WAIT_MS;
-	}
-	if (!h || u->fast) {
+	/* A client that drives the rings itself gets the large UMEM (a fresh socket). */
+	if (!h || u->fast || grow(w, u)) {
 		u->handoff_pending = false;
 		goto out;
 	}
+	fds[0] = u->xsk_fd;
+	fds[1] = u->memfd;
 	reclaim_tx(u);
 	h->magic = UTUN_SHM_MAGIC;
 	h->frame_size = FRAME_SIZE;
-	h->rx_frames = RX_FRAMES;
-	h->ring_size = RING_SIZE;
-	h->umem_size = (uint64_t)NUM_FRAMES * FRAME_SIZE;
+	h->rx_frames = u->rx_frames;
+	h->ring_size = u->ring_size;
+	h->umem_size = (uint64_t)(u->rx_frames + u->tx_frames) * FRAME_SIZE;
 	memcpy(h->vis_mac, u->vis_mac, 6);
 	memcpy(h->hid_mac, u->hid_mac, 6);
 	h->ntx_free = u->tx_nfree;
@@ -444,10 +475,19 @@ static int relay_in(struct utun_dev *u)
 		refresh_mtu(u);
 	mtu = LOAD(&u->mtu);
 	/*
-	 * Room for the largest packet whatever the MTU is now: the MTU may have
-	 * been raised a moment ago, and a truncated message would be lost.
+	 * Large UMEM: room for the largest packet whatever the MTU is now (it
+	 * may have been raised a moment ago; a truncated message is lost).
+	 * Small UMEM: room for the current MTU, and a packet over one frame
+	 * asks for the large UMEM.
 	 */
 	per_msg = MAX_FRAGS;
+	if (!u->large) {
+		per_msg = (HDR_OFF + UTUN_HDR_LEN + mtu + FRAME_SIZE - 1) / FRAME_SIZE;
+		if (per_msg > 1)
+			u->want_large = true;
+		if (per_msg > u->tx_frames)
+			per_msg = u->tx_frames;
+	}
 	want = u->tx_nfree / per_msg;
 	if (want > BATCH)
 		want = BATCH;
@@ -561,8 +601,10 @@ static int relay_in(struct utun_dev *u)
 	ADD(&u->st.in_bytes, ngood ? bytes : 0);
 	if (drops)
 		ADD(&u->st.in_drops, drops);
-	if (handoff_req && !u->fast)
-		handoff(u);
+	if (handoff_req && !u->fast && !u->handoff_pending) {
+		u->handoff_pending = true;	/* service() sends the hello */
+		u->handoff_deadline = 0;
+	}
 	return eof ? -EPIPE : got;
 }
 
@@ -594,10 +636,22 @@ static void client_left(struct relay_worker *w, struct utun_dev *u)
 		pr_warn("%s: cannot notify the loader: %s", u->name, strerror(errno));
 }
 
+/* Free tx frames relay_in needs to take one message. */
+static unsigned int tx_need(const struct utun_dev *u)
+{
+	unsigned int mtu = LOAD(&u->mtu), n;
+
+	if (u->large)
+		return MAX_FRAGS;
+	n = (HDR_OFF + UTUN_HDR_LEN + mtu + FRAME_SIZE - 1) / FRAME_SIZE;
+	return n > u->tx_frames ? u->tx_frames : n;
+}
+
 /* Tx frames in flight and none to take a message: poll completions (1 ms). */
 static bool wants_retry(const struct utun_dev *u)
 {
-	return !LOAD(&u->gone) && (u->handoff_pending || (!u->fast && u->tx_nfree < MAX_FRAGS));
+	return !LOAD(&u->gone) &&
+	       (u->handoff_pending || u->want_large || (!u->fast && u->tx_nfree < tx_need(u)));
 }
 
 /* Move what is ready for one utun, a bounded number of batches. */
@@ -607,13 +661,21 @@ static void service(struct relay_worker *w, struct utun_dev *u, uint32_t sock_ev
 
 	if (LOAD(&u->gone))
 		return;
+	if (u->xsk_fd < 0) {		/* a failed grow() left it without a socket */
+		client_left(w, u);
+		return;
+	}
 	if (u->handoff_pending) {
 		if (sock_ev & (EPOLLHUP | EPOLLERR)) {
 			client_left(w, u);
 			return;
 		}
-		if (handoff(u)) {
+		if (handoff(w, u)) {
 			watch_sock(w, u, EPOLLOUT | EPOLLRDHUP);
+			return;
+		}
+		if (u->xsk_fd < 0) {
+			client_left(w, u);
 			return;
 		}
 	}
@@ -625,6 +687,10 @@ static void service(struct relay_worker *w, struct utun_dev *u, uint32_t sock_ev
 			client_left(w, u);
 		else if (sock_ev & EPOLLIN)
 			drain_fast(u);
+		return;
+	}
+	if (u->want_large && grow(w, u)) {
+		client_left(w, u);	/* no socket any more: take the utun down */
 		return;
 	}
 	reclaim_tx(u);
@@ -652,7 +718,7 @@ static void service(struct relay_worker *w, struct utun_dev *u, uint32_t sock_ev
 		return;
 	}
 	/* No frames to receive a message into: stop listening until completions return. */
-	watch_sock(w, u, u->tx_nfree >= MAX_FRAGS ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP);
+	watch_sock(w, u, u->tx_nfree >= tx_need(u) ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP);
 }
 
 static void reaper_push(struct reaper *r, struct utun_dev *u)
@@ -770,6 +836,7 @@ static int relay_send(struct relay_worker *w, enum relay_op op, struct utun_dev 
 }
 
 static void dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl);
+static void xsk_teardown(struct utun_dev *u);
 
 static void *reaper_main(void *arg)
 {
@@ -819,6 +886,7 @@ static int workers_start(struct ifkitd *d)
 		char tname[16];
 
 		w->reaper = r;
+		w->xsks_fd = s->xsks_fd;
 		w->cmds_tail = &w->cmds;
 		pthread_mutex_init(&w->lock, NULL);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -911,7 +979,7 @@ static void dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl
 	__u32 key;
 
 	key = u->unit;
-	if (u->xsk)
+	if (u->veth_made)	/* the unit is ours while the pair exists */
 		bpf_map_delete_elem(d->utun->xsks_fd, &key);
 	if (u->hidden_ifindex > 0) {
 		key = (__u32)u->hidden_ifindex;
@@ -932,14 +1000,8 @@ static void dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl
 				nl_link_del(nl, li.ifindex, -1);
 		}
 	}
-	if (u->xsk)
-		xsk_socket__delete(u->xsk);
-	if (u->umem)
-		xsk_umem__delete(u->umem);
-	if (u->area)
-		munmap(u->area, (size_t)NUM_FRAMES * FRAME_SIZE + SHM_CTL_SIZE);
-	if (u->memfd >= 0)
-		close(u->memfd);
+	xsk_teardown(u);
+	pthread_mutex_destroy(&u->xsk_lock);
 	if (u->sock >= 0)
 		close(u->sock);
 	if (u->client_end >= 0)
@@ -1060,22 +1122,149 @@ static int vis_setup(void *arg)
 	return 0;
 }
 
-static int xsk_setup(struct utun_dev *u, const char *hname)
+static void set_geometry(struct utun_dev *u, bool large)
 {
-	struct xsk_umem_config ucfg = {
-		.fill_size = RING_SIZE, .comp_size = RING_SIZE,
-		.frame_size = FRAME_SIZE, .frame_headroom = 0,
-	};
-	struct xsk_socket_config scfg = {
-		.rx_size = RING_SIZE, .tx_size = RING_SIZE,
-		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		/* Multi-buffer: any MTU up to 65535 crosses as a chain of frames. */
-		.bind_flags = XDP_COPY | XDP_USE_SG_,
-	};
-	size_t size = (size_t)NUM_FRAMES * FRAME_SIZE;
-	uint32_t idx;
+	u->large = large;
+	u->rx_frames = large ? LARGE_RX : SMALL_RX;
+	u->tx_frames = large ? LARGE_TX : SMALL_TX;
+	u->ring_size = large ? LARGE_RING : SMALL_RING;
+}
+
+/* Close the AF_XDP socket and free its UMEM, keeping its drop counters. */
+static void xsk_teardown(struct utun_dev *u)
+{
+	struct xdp_statistics xs;
+	socklen_t len = sizeof(xs);
+
+	if (u->xsk_fd >= 0 && getsockopt(u->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) {
+		u->xs_base.rx_dropped += xs.rx_dropped;
+		u->xs_base.rx_ring_full += xs.rx_ring_full;
+		u->xs_base.tx_invalid_descs += xs.tx_invalid_descs;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (u->maps[i].addr)
+			munmap(u->maps[i].addr, u->maps[i].len);
+		u->maps[i].addr = NULL;
+	}
+	if (u->xsk_fd >= 0)
+		close(u->xsk_fd);
+	if (u->area)
+		munmap(u->area, (size_t)(u->rx_frames + u->tx_frames) * FRAME_SIZE + SHM_CTL_SIZE);
+	if (u->memfd >= 0)
+		close(u->memfd);
+	u->area = NULL;
+	u->ctl = NULL;
+	u->memfd = u->xsk_fd = -1;
+	u->tx_nfree = 0;
+}
+
+static int xsk_setup(struct utun_dev *u, const char *hname);
+
+/*
+ * Move a utun to the large UMEM (worker thread): a new socket replaces the
+ * old on hutunN's queue (the XDP program drops, and counts, what arrives in
+ * the moment between).  The old socket's counters are kept.
+ */
+static int grow(struct relay_worker *w, struct utun_dev *u)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uintptr_t)u };
+	char hname[IFNAMSIZ];
+	__u32 key = u->unit;
 	int err;
 
+	if (u->large)
+		return 0;
+	name_hidden(hname, sizeof(hname), UTUN_PREFIX, u->unit);
+	pthread_mutex_lock(&u->xsk_lock);
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->xsk_fd, NULL);
+	/* Stop arrivals (the XDP program counts what it cannot redirect now)... */
+	bpf_map_delete_elem(w->xsks_fd, &key);
+	/* ...hand the client what the old rings hold, and count what is left in them. */
+	for (int i = 0; i < 64 && relay_out(u) > 0; i++)
+		;
+	{
+		__u32 prod = __atomic_load_n(u->rx.producer, __ATOMIC_ACQUIRE), rx_left = 0;
+		unsigned int tx_left;
+
+		/* Packets, not descriptors: a packet's last descriptor has no XDP_PKT_CONTD. */
+		for (__u32 i = u->rx.cached_cons; i != prod; i++)
+			if (!(xsk_ring_cons__rx_desc(&u->rx, i)->options & XDP_PKT_CONTD_) ||
+			    i + 1 == prod)
+				rx_left++;
+
+		kick_tx(u);
+		tx_left = u->tx_frames - u->tx_nfree;
+		if (rx_left) {
+			ADD(&u->st.out_drops, rx_left);
+			ADD(&u->st.errors[UTUN_ERR_RING_FULL], rx_left);
+		}
+		if (tx_left) {	/* frames, not packets: one each below one frame's MTU */
+			ADD(&u->st.in_drops, tx_left);
+			ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], tx_left);
+		}
+	}
+	xsk_teardown(u);
+	set_geometry(u, true);
+	err = xsk_setup(u, hname);
+	if (!err && bpf_map_update_elem(w->xsks_fd, &key, &u->xsk_fd, BPF_ANY))
+		err = -errno;
+	pthread_mutex_unlock(&u->xsk_lock);
+	u->want_large = false;
+	if (err) {
+		pr_warn("%s: larger AF_XDP UMEM: %s", u->name, strerror(-err));
+		return err;
+	}
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, u->xsk_fd, &ev) < 0)
+		return -errno;
+	pr_debug("%s: large UMEM (%u+%u frames)", u->name, u->rx_frames, u->tx_frames);
+	return 0;
+}
+
+/* Map one AF_XDP ring and fill the libxdp ring struct (same layout for both kinds). */
+static int ring_map(struct utun_dev *u, int i, int fd, const struct xdp_ring_offset *off,
+		    off_t pgoff, size_t desc_size, struct xsk_ring_prod *r, bool producer)
+{
+	size_t len = off->desc + u->ring_size * desc_size;
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, pgoff);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	u->maps[i].addr = p;
+	u->maps[i].len = len;
+	r->mask = u->ring_size - 1;
+	r->size = u->ring_size;
+	r->producer = (__u32 *)(p + off->producer);
+	r->consumer = (__u32 *)(p + off->consumer);
+	r->ring = p + off->desc;
+	r->flags = (__u32 *)(p + off->flags);
+	r->cached_prod = *r->producer;
+	r->cached_cons = *r->consumer + (producer ? u->ring_size : 0);
+	return 0;
+}
+
+/*
+ * The AF_XDP socket on hutunN's queue 0 with its UMEM, by hand rather than
+ * with libxdp: a socket that replaces another (grow) may meet EBUSY at bind
+ * while the kernel still releases the old one, and only the bind must be
+ * retried then (libxdp's error path cannot be retried).
+ */
+static int xsk_setup(struct utun_dev *u, const char *hname)
+{
+	size_t size = (size_t)(u->rx_frames + u->tx_frames) * FRAME_SIZE;
+	struct xdp_umem_reg mr = { .chunk_size = FRAME_SIZE, .headroom = 0 };
+	struct sockaddr_xdp sxdp = {
+		.sxdp_family = AF_XDP,
+		.sxdp_ifindex = (__u32)u->hidden_ifindex,
+		.sxdp_queue_id = 0,
+		/* Multi-buffer: any MTU up to 65535 crosses as a chain of frames. */
+		.sxdp_flags = XDP_COPY | XDP_USE_SG_,
+	};
+	struct xdp_mmap_offsets off;
+	socklen_t optlen = sizeof(off);
+	uint32_t idx = 0;
+	int err;
+
+	(void)hname;
 	/*
 	 * A memfd, so a fast-path client can map the same frames.  Sealed
 	 * before anyone else sees it: a client that could shrink it would make
@@ -1097,26 +1286,49 @@ static int xsk_setup(struct utun_dev *u, const char *hname)
 	u->ctl = (struct utun_shm_ctl *)((uint8_t *)u->area + size);
 	STORE(&u->ctl->flags, LOAD(&u->flags));
 	STORE(&u->ctl->mtu, LOAD(&u->mtu));
-	err = xsk_umem__create(&u->umem, u->area, size, &u->fq, &u->cq, &ucfg);
-	if (err) {
-		u->umem = NULL;
+	u->xsk_fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (u->xsk_fd < 0)
+		return -errno;
+	mr.addr = (uintptr_t)u->area;
+	mr.len = size;
+	if (setsockopt(u->xsk_fd, SOL_XDP, XDP_UMEM_REG, &mr, sizeof(mr)) ||
+	    setsockopt(u->xsk_fd, SOL_XDP, XDP_UMEM_FILL_RING, &u->ring_size, sizeof(u->ring_size)) ||
+	    setsockopt(u->xsk_fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &u->ring_size,
+		       sizeof(u->ring_size)) ||
+	    setsockopt(u->xsk_fd, SOL_XDP, XDP_RX_RING, &u->ring_size, sizeof(u->ring_size)) ||
+	    setsockopt(u->xsk_fd, SOL_XDP, XDP_TX_RING, &u->ring_size, sizeof(u->ring_size)) ||
+	    getsockopt(u->xsk_fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen))
+		return -errno;
+	if ((err = ring_map(u, 0, u->xsk_fd, &off.rx, XDP_PGOFF_RX_RING, sizeof(struct xdp_desc),
+			    (struct xsk_ring_prod *)&u->rx, false)) ||
+	    (err = ring_map(u, 1, u->xsk_fd, &off.tx, XDP_PGOFF_TX_RING, sizeof(struct xdp_desc),
+			    &u->tx, true)) ||
+	    (err = ring_map(u, 2, u->xsk_fd, &off.fr, XDP_UMEM_PGOFF_FILL_RING, sizeof(__u64),
+			    &u->fq, true)) ||
+	    (err = ring_map(u, 3, u->xsk_fd, &off.cr, XDP_UMEM_PGOFF_COMPLETION_RING,
+			    sizeof(__u64), (struct xsk_ring_prod *)&u->cq, false)))
 		return err;
-	}
-	err = xsk_socket__create(&u->xsk, hname, 0, u->umem, &u->rx, &u->tx, &scfg);
-	if (err) {
-		u->xsk = NULL;
-		return err;
-	}
-	u->xsk_fd = xsk_socket__fd(u->xsk);
-	/* First RX_FRAMES frames receive, the rest transmit. */
-	if (xsk_ring_prod__reserve(&u->fq, RX_FRAMES, &idx) != RX_FRAMES)
+	/* The first rx_frames frames receive, the rest transmit. */
+	if (xsk_ring_prod__reserve(&u->fq, u->rx_frames, &idx) != u->rx_frames)
 		return -ENOSPC;
-	for (uint32_t i = 0; i < RX_FRAMES; i++)
+	for (uint32_t i = 0; i < u->rx_frames; i++)
 		*xsk_ring_prod__fill_addr(&u->fq, idx + i) = (uint64_t)i * FRAME_SIZE;
-	xsk_ring_prod__submit(&u->fq, RX_FRAMES);
-	for (uint32_t i = 0; i < TX_FRAMES; i++)
-		u->tx_free[u->tx_nfree++] = (uint64_t)(RX_FRAMES + TX_FRAMES - 1 - i) * FRAME_SIZE;
-	return 0;
+	xsk_ring_prod__submit(&u->fq, u->rx_frames);
+	u->tx_nfree = 0;
+	for (uint32_t i = 0; i < u->tx_frames; i++)
+		u->tx_free[u->tx_nfree++] =
+			(uint64_t)(u->rx_frames + u->tx_frames - 1 - i) * FRAME_SIZE;
+	/*
+	 * The socket a grow() replaced lets go of the queue in a kernel work
+	 * item (under RTNL): bind may meet EBUSY for a moment.
+	 */
+	for (int tries = 0;; tries++) {
+		if (bind(u->xsk_fd, (struct sockaddr *)&sxdp, sizeof(sxdp)) == 0)
+			return 0;
+		if (errno != EBUSY || tries >= GROW_TRIES)
+			return -errno;
+		usleep(500);
+	}
 }
 
 static void sock_bufs(int fd)
@@ -1152,6 +1364,8 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 	u->owner = c ? c->pid : 0;
 	u->owner_uid = c ? c->uid : 0;
 	u->sock = u->client_end = u->ioctl_fd = u->xsk_fd = u->memfd = -1;
+	pthread_mutex_init(&u->xsk_lock, NULL);
+	set_geometry(u, false);
 	u->ev_fd = d->utun->ev_fd;
 	u->flags = flags;
 	u->mtu = UTUN_MTU;
@@ -1350,11 +1564,13 @@ static void kernel_drops(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun
 	uint64_t v;
 
 	memset(&xs, 0, sizeof(xs));
-	if (u->xsk_fd >= 0 && getsockopt(u->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &len) == 0) {
-		v = xs.rx_ring_full + xs.rx_dropped;
+	if (u->xsk_fd < 0 || getsockopt(u->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &len) < 0)
+		memset(&xs, 0, sizeof(xs));
+	{
+		v = xs.rx_ring_full + xs.rx_dropped + u->xs_base.rx_ring_full + u->xs_base.rx_dropped;
 		info->errors[UTUN_ERR_RING_FULL] += v;
 		info->out_drops += v;
-		v = xs.tx_invalid_descs;
+		v = xs.tx_invalid_descs + u->xs_base.tx_invalid_descs;
 		info->errors[UTUN_ERR_BAD_DESC] += v;
 		info->in_drops += v;
 	}
@@ -1374,6 +1590,7 @@ static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
 {
 	struct utun_xdp_stat *pc = calloc((size_t)d->utun->nr_cpus, sizeof(*pc));
 
+	pthread_mutex_lock(&u->xsk_lock);	/* a relay may be replacing the socket */
 	refresh_mtu(u);		/* show the MTU of now, not of the last packet */
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", u->name);
@@ -1414,6 +1631,7 @@ static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
 	}
 	free(pc);
 	kernel_drops(d, u, info);
+	pthread_mutex_unlock(&u->xsk_lock);
 }
 
 static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
@@ -1443,8 +1661,10 @@ static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_re
 		if (!u)
 			return r->hdr.error;
 		STORE(&u->flags, req->value);
+		pthread_mutex_lock(&u->xsk_lock);
 		if (u->ctl)
 			STORE(&u->ctl->flags, req->value);
+		pthread_mutex_unlock(&u->xsk_lock);
 		err = port_write(d, u);
 		if (err)
 			return reply_error(r, err, "%s: utun_ports: %s", u->name, strerror(-err));
