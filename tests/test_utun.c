@@ -17,6 +17,7 @@
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1395,6 +1396,129 @@ static bool no_hidden_ends(void *arg)
 	return h_sh("ip -n %s link | grep -q hutun", L.netns) != 0;
 }
 
+static long loader_stat_field(const char *key)
+{
+	char out[64];
+
+	if (h_sh_out(out, sizeof(out), "awk '/^%s:/{print $2}' /proc/%d/status", key, (int)L.pid))
+		return -1;
+	return atol(out);
+}
+
+/* utime + stime of the loader, clock ticks */
+static long loader_cpu_ticks(void)
+{
+	char out[64];
+
+	if (h_sh_out(out, sizeof(out), "awk '{print $14 + $15}' /proc/%d/stat", (int)L.pid))
+		return -1;
+	return atol(out);
+}
+
+struct ctl_probe {
+	volatile bool stop;
+	long max_us, count;
+};
+
+/* Ask the loader for status in a loop; the slowest answer is how long the control loop stalled. */
+static void *probe_main(void *arg)
+{
+	struct ctl_probe *p = arg;
+
+	while (!p->stop) {
+		struct timespec t0, t1;
+		struct ifkit_req req;
+		struct ifkit_rep rep;
+		int sock = ctl_connect(L.sock);
+		long us;
+
+		if (sock < 0)
+			break;
+		ctl_req_init(&req, IFKIT_CMD_STATUS);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ctl_call(sock, &req, -1, &rep, NULL, NULL, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		close(sock);
+		us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		if (us > p->max_us)
+			p->max_us = us;
+		p->count++;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/*
+ * UTUN_SCALE_COUNT (default 1000) utuns open at once: opened in under 30 s,
+ * the loader under 256 MiB RSS with a fixed number of threads, no CPU while
+ * they idle; then all closed at once while another client keeps asking the
+ * loader for its status: how long the control loop stalled is printed (it
+ * must keep answering: removals run on the reaper thread).
+ */
+static void test_scale(void)
+{
+	const char *env = getenv("UTUN_SCALE_COUNT");
+	int count = env ? atoi(env) : 1000, opened = 0, *fds;
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	struct timespec t0, t1, t2;
+	struct ctl_probe probe = { 0 };
+	long rss0, rss, threads, fdn, cpu0, cpu1;
+	double open_s, close_s;
+	pthread_t th;
+
+	if (!need_loader())
+		return;
+	fds = calloc((size_t)count, sizeof(*fds));
+	CU_ASSERT_FATAL(fds != NULL);
+	CU_ASSERT_FATAL(h_ns_create("scale", ns, sizeof(ns)) == 0);
+	rss0 = loader_rss_kb();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CU_ASSERT_FATAL(h_enter_ns(ns) == 0);
+	for (int i = 0; i < count; i++) {
+		fds[i] = utun_open_at(L.sock, -1, name, sizeof(name));
+		if (fds[i] < 0) {
+			printf("\n    open %d: %s", i, strerror(errno));
+			break;
+		}
+		opened++;
+	}
+	h_leave_ns();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	open_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CU_ASSERT_EQUAL(opened, count);
+	CU_ASSERT_EQUAL(count_utuns(), opened);
+	rss = loader_rss_kb();
+	threads = loader_stat_field("Threads");
+	fdn = loader_fd_count();
+	cpu0 = loader_cpu_ticks();
+	usleep(2000000);	/* a measurement window, not a wait for readiness */
+	cpu1 = loader_cpu_ticks();
+	printf("\n    %d utuns opened in %.1f s; loader RSS %ld -> %ld kB (%.0f kB per utun), "
+	       "%ld threads, %ld fds; CPU while idle %ld ticks in 2 s\n", opened, open_s, rss0, rss,
+	       opened ? (double)(rss - rss0) / opened : 0.0, threads, fdn, cpu1 - cpu0);
+	CU_ASSERT(open_s < 30.0);
+	CU_ASSERT(rss < 256 * 1024);
+	CU_ASSERT(threads > 0 && threads <= 8);
+	CU_ASSERT(cpu1 - cpu0 <= 2);
+	/* close them all while the control loop is being probed */
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, probe_main, &probe) == 0);
+	usleep(50000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	CU_ASSERT(h_wait_for(no_hidden_ends, NULL, 120000));
+	clock_gettime(CLOCK_MONOTONIC, &t2);
+	probe.stop = true;
+	pthread_join(th, NULL);
+	close_s = (double)(t2.tv_sec - t1.tv_sec) + (double)(t2.tv_nsec - t1.tv_nsec) / 1e9;
+	printf("    all closed: devices gone after %.1f s; control loop answered %ld status "
+	       "requests meanwhile, slowest %.1f ms\n", close_s, probe.count, probe.max_us / 1000.0);
+	CU_ASSERT(probe.count > 0);
+	CU_ASSERT_EQUAL(count_utuns(), 0);
+	free(fds);
+	h_ns_delete(ns);
+}
+
 static void test_many_clients(void)
 {
 	char ns[H_NAME_LEN], name[IFNAMSIZ];
@@ -1783,6 +1907,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "fast path: SIGKILLed client, utun gone within 1 s",
 		    test_sigkill_removes_fast);
 	CU_add_test(e2e, "64 clients: no device/fd/memory growth", test_many_clients);
+	CU_add_test(e2e, "UTUN_SCALE_COUNT (1000) utuns: time, RSS, threads, idle CPU, teardown",
+		    test_scale);
 	CU_add_test(e2e, "ifkit-tunnel (fast path): ping and 64 MiB TCP", test_tunnel_fast);
 	CU_add_test(e2e, "ifkit-tunnel (socket relay): ping and 64 MiB TCP", test_tunnel_socket);
 }
