@@ -1176,6 +1176,25 @@ static void test_nonroot_refused(void)
 		  h_bin("tests/test_utun"), L.sock);
 	CU_ASSERT_EQUAL(st, EPERM);
 	CU_ASSERT_EQUAL(count_utuns(), 0);
+	/* show is open to them, but not whose process another user's utun belongs to */
+	{
+		char ns[H_NAME_LEN], name[IFNAMSIZ], out[1024], want[64];
+		int fd;
+
+		CU_ASSERT_FATAL(h_ns_create("priv", ns, sizeof(ns)) == 0);
+		fd = open_in(ns, -1, name);
+		CU_ASSERT_FATAL(fd >= 0);
+		snprintf(want, sizeof(want), "owner pid %d ", (int)getpid());
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun show %s", name), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+		CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "setpriv --reuid=65534 --regid=65534 "
+					 "--clear-groups %s -s %s utun show %s", h_bin("ifkit"),
+					 L.sock, name), 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, "owner pid 0 "));
+		CU_ASSERT_PTR_NULL(strstr(out, want));
+		close(fd);
+		h_ns_delete(ns);
+	}
 }
 
 static void test_taken_unit(void)

@@ -4,23 +4,28 @@
  *
  * A client's open makes a veth pair: utunN in the client's namespace (MTU
  * 1500, up, NOARP, no IPv6 link-local, tx checksumming off) and hutunN in
- * ifkit's private namespace.  hutunN carries the XDP program utun_xdp, which
- * redirects IPv4/IPv6 frames into this loader's AF_XDP socket for the unit
- * (copy mode).  A relay thread per utun moves packets between that socket
- * and the client's descriptor, one end of a SOCK_SEQPACKET socketpair:
+ * ifkit's private namespace.  hutunN carries the XDP program utun_xdp
+ * (xdp.frags: any MTU up to 65535), which redirects IPv4/IPv6 frames into
+ * this loader's AF_XDP socket for the unit (copy mode, XDP_USE_SG: a packet
+ * larger than a frame is a chain of descriptors).  The client's descriptor
+ * is one end of a SOCK_SEQPACKET socketpair:
  *
  *   stack -> utunN -> hutunN XDP -> AF_XDP rx -> [family hdr] -> client
  *   client -> validate -> [Ethernet hdr] -> AF_XDP tx on hutunN -> input on utunN
  *
- * Both directions move batches (ring peeks, sendmmsg/recvmmsg straight into
- * and out of the UMEM, one tx kick per batch) and never block on the client:
- * a full client queue drops and counts.  When the client closes its end or
- * dies, the relay sees the hang-up and the main thread deletes the pair
- * (which takes addresses and routes with it), the socket and map entries.
+ * Relays run on RELAY_WORKERS epoll threads shared by all utuns (batches
+ * both ways, sendmmsg/recvmmsg straight into and out of the UMEM, one tx
+ * kick per batch, never blocking on a client: a full client queue drops and
+ * counts).  Each UMEM starts small and grows when traffic or the fast path
+ * needs it.  When the client closes its end or dies, its worker sees the
+ * hang-up, the main thread forgets the utun and the reaper thread deletes
+ * the pair (taking addresses and routes with it), the socket and the map
+ * entries: the control loop never waits for a teardown.
  *
  * A client may instead ask for the rings themselves (utun_enable_fastpath,
  * include/utun_shm.h): the relay hands over the AF_XDP socket and the memfd
- * behind the UMEM once, then only watches the descriptor for the hang-up.
+ * behind the UMEM (sealed: it cannot be shrunk under us) once, then only
+ * watches the descriptor for the hang-up.
  *
  * The relay cannot outlive the loader (the AF_XDP socket is the loader's),
  * so utun devices die with it: a restarted loader deletes leftovers.
@@ -541,7 +546,11 @@ static int relay_in(struct utun_dev *u)
 			handoff_req = true;
 			why = UTUN_ERR_MAX;
 		} else if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			/* More than this MTU's frames: lost; raised MTU?  Then not the next. */
 			why = UTUN_ERR_TOO_LONG;
+			refresh_mtu(u);
+			if ((HDR_OFF + UTUN_HDR_LEN + LOAD(&u->mtu) + FRAME_SIZE - 1) / FRAME_SIZE > 1)
+				u->want_large = true;
 		} else {
 			why = utun_validate_frame(frame + HDR_OFF, len, mtu);
 			if (why == UTUN_ERR_TOO_LONG) {
