@@ -1188,6 +1188,7 @@ static int grow(struct relay_worker *w, struct utun_dev *u)
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, u->xsk_fd, NULL);
 	/* Stop arrivals (the XDP program counts what it cannot redirect now)... */
 	bpf_map_delete_elem(w->xsks_fd, &key);
+	usleep(1000);	/* frames redirected just before are flushed at the end of that NAPI poll */
 	/* ...hand the client what the old rings hold, and count what is left in them. */
 	for (int i = 0; i < 64 && relay_out(u) > 0; i++)
 		;
