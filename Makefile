@@ -151,7 +151,7 @@ clean:
 
 # Fuzz the parsers that take outside input (libFuzzer + ASan/UBSan).
 FUZZ_SECS ?= 60
-FUZZ_LIB_SRCS := user/lib/ctl.c user/lib/config.c user/lib/names.c
+FUZZ_LIB_SRCS := user/lib/ctl.c user/lib/fdpass.c user/lib/config.c user/lib/names.c
 $(BUILD)/fuzz_ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_LIB_SRCS) $(wildcard user/lib/*.h include/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(FUZZ_LIB_SRCS)

@@ -10,9 +10,8 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
 #include "feth.h"
-
-#define TC_ACT_SHOT 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

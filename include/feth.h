@@ -3,7 +3,7 @@
 #ifndef IFKIT_FETH_H
 #define IFKIT_FETH_H
 
-#define FETH_MAX_UNITS 4096		/* == IFKIT_MAX_UNITS */
+#define FETH_MAX_UNITS 4096		/* == IFKIT_MAX_UNITS (asserted in user/ifkitd/modules.c) */
 #define FETH_NO_PEER 0xffffffffu
 
 /*

@@ -7,8 +7,9 @@
 LIBUTUN_SRCS := $(wildcard user/libutun/*.c)
 LIBUTUN_OBJS := $(LIBUTUN_SRCS:user/libutun/%.c=$(BUILD)/obj/libutun/%.o)
 # What libutun needs of libifkit (compiled -fPIC there): the control-socket
-# client and the one utun frame engine the loader and the CLI use too.
-LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/utun_frame.o
+# client (with descriptor passing) and the one utun frame engine the loader
+# and the CLI use too.
+LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/fdpass.o $(BUILD)/obj/lib/utun_frame.o
 LIBUTUN_A    := $(BUILD)/libutun.a
 LIBUTUN_SO   := $(BUILD)/libutun.so
 LIBUTUN_SONAME := libutun.so.1

@@ -35,6 +35,7 @@ static struct {
 	pid_t owner;
 	int cleaning;
 	CU_pTest last_skipped;
+	unsigned int loader_errors;	/* loaders that reported valgrind errors */
 	unsigned int skipped_passing;	/* tests that called h_skip and did not fail */
 } H = { .home_ns = -1 };
 
@@ -252,15 +253,21 @@ static int loader_answers(struct h_loader *l)
 static int loader_spawn(struct h_loader *l)
 {
 	const char *wrapper = getenv("IFKITD_WRAPPER");	/* e.g. "valgrind --leak-check=full" */
-	char cmd[1024], cfg[256];
+	char cmd[1400], cfg[256], vg[512] = "";
 
 	if (l->config[0])
 		snprintf(cfg, sizeof(cfg), "-c %s%s%s", l->config,
 			 l->config_netns[0] ? " --config-netns " : "", l->config_netns);
 	else
 		snprintf(cfg, sizeof(cfg), "--no-config");
-	snprintf(cmd, sizeof(cmd), "exec %s %s -v -s %s -p %s -n %s %s >>%s 2>&1",
-		 wrapper ? wrapper : "", h_bin("ifkitd"), l->sock, l->pin_dir, l->netns,
+	/*
+	 * Under valgrind, the loader's errors fail the run (h_loader_kill reads
+	 * the ERROR SUMMARY); what valgrind cannot know about bpf() is suppressed.
+	 */
+	if (wrapper && strstr(wrapper, "valgrind") && !strstr(wrapper, "--suppressions"))
+		snprintf(vg, sizeof(vg), "--suppressions=%s/../tests/valgrind.supp", H.build);
+	snprintf(cmd, sizeof(cmd), "exec %s %s %s -v -s %s -p %s -n %s %s >>%s 2>&1",
+		 wrapper ? wrapper : "", vg, h_bin("ifkitd"), l->sock, l->pin_dir, l->netns,
 		 cfg, l->log);
 	fflush(NULL);
 	l->pid = fork();
@@ -304,17 +311,41 @@ int h_loader_restart(struct h_loader *l)
 	return loader_spawn(l);
 }
 
+/* A loader run under valgrind that reported errors counts as a failure. */
+static void loader_check_valgrind(struct h_loader *l)
+{
+	char line[512];
+	FILE *f;
+
+	if (!getenv("IFKITD_WRAPPER") || !strstr(getenv("IFKITD_WRAPPER"), "valgrind"))
+		return;
+	f = fopen(l->log, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "ERROR SUMMARY: ");
+
+		if (p && atoi(p + 15) > 0) {
+			printf("\n    loader %s: valgrind reported errors: %s", l->log, p);
+			H.loader_errors++;
+		}
+	}
+	fclose(f);
+}
+
 void h_loader_kill(struct h_loader *l, int sig)
 {
 	if (l->pid <= 0)
 		return;
 	kill(l->pid, sig);
-	for (int i = 0; i < 500 && waitpid(l->pid, NULL, WNOHANG) == 0; i++) {
+	for (int i = 0; i < 3000 && waitpid(l->pid, NULL, WNOHANG) == 0; i++) {
 		usleep(10000);
-		if (i == 300)
+		if (i == (getenv("IFKITD_WRAPPER") ? 2500 : 300))
 			kill(l->pid, SIGKILL);
 	}
 	l->pid = 0;
+	if (sig != SIGKILL)
+		loader_check_valgrind(l);
 }
 
 void h_loader_teardown(struct h_loader *l)
@@ -356,6 +387,75 @@ bool h_wait_for(bool (*pred)(void *arg), void *arg, int timeout_ms)
 		usleep(20000);
 	}
 	return false;
+}
+
+struct file_has {
+	const char *path, *needle;
+};
+
+static bool pred_file_has(void *arg)
+{
+	struct file_has *fh = arg;
+	char buf[8192];
+	bool found = false;
+	FILE *f = fopen(fh->path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(buf, sizeof(buf), f))
+		found = strstr(buf, fh->needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+bool h_wait_file(const char *path, const char *needle, int timeout_ms)
+{
+	struct file_has fh = { path, needle };
+
+	return h_wait_for(pred_file_has, &fh, timeout_ms);
+}
+
+struct listen_arg {
+	const char *ns;
+	char proto;
+	int port;
+};
+
+static bool pred_listening(void *arg)
+{
+	struct listen_arg *la = arg;
+	char out[512];
+
+	return h_sh_out(out, sizeof(out), "ip netns exec %s ss -Hln%c 'sport = :%d'", la->ns,
+			la->proto, la->port) == 0 && strstr(out, ":") != NULL;
+}
+
+bool h_wait_listen(const char *ns, char proto, int port, int timeout_ms)
+{
+	struct listen_arg la = { ns, proto, port };
+
+	return h_wait_for(pred_listening, &la, timeout_ms);
+}
+
+pid_t h_tcpdump(const char *ns, const char *out_path, const char *fmt, ...)
+{
+	char args[1024], err_path[300];
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(err_path, sizeof(err_path), "%s.err", out_path);
+	pid = h_spawn(ns, "exec tcpdump -l -n %s > %s 2> %s", args, out_path, err_path);
+	if (pid < 0)
+		return pid;
+	/* tcpdump says so on stderr once its socket is bound and filtering. */
+	if (!h_wait_file(err_path, "listening on", 5000)) {
+		h_kill(pid, SIGKILL);
+		return -ETIMEDOUT;
+	}
+	return pid;
 }
 
 int h_enter_ns(const char *name)
@@ -482,7 +582,7 @@ int h_main(int argc, char **argv, void (*add_suites)(void))
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
-		 CU_get_number_of_suites_failed();
+		 CU_get_number_of_suites_failed() + H.loader_errors;
 	{
 		CU_pRunSummary s = CU_get_run_summary();
 
@@ -501,8 +601,8 @@ int h_main(int argc, char **argv, void (*add_suites)(void))
 		/* A skipped test neither passed nor failed (unless it failed before skipping). */
 		passed = passed >= H.skipped_passing ? passed - H.skipped_passing : 0;
 		printf("IFKIT-RESULT %u %u %u\n", passed,
-		       s->nTestsFailed + not_run + (s->nSuitesFailed && !not_run ? 1 : 0),
-		       H.skipped_passing);
+		       s->nTestsFailed + not_run + (s->nSuitesFailed && !not_run ? 1 : 0) +
+		       H.loader_errors, H.skipped_passing);
 	}
 	CU_cleanup_registry();
 	h_cleanup_all();

@@ -61,6 +61,18 @@ int h_ifkit(struct h_loader *l, const char *ns, char *out, size_t len, const cha
 
 /* Poll pred every 20 ms until it returns true or timeout_ms passes. */
 bool h_wait_for(bool (*pred)(void *arg), void *arg, int timeout_ms);
+/* Readiness, not sleeps: wait until path contains needle. */
+bool h_wait_file(const char *path, const char *needle, int timeout_ms);
+/* Wait until something listens on port (proto 't' TCP, 'u' UDP) in namespace ns. */
+bool h_wait_listen(const char *ns, char proto, int port, int timeout_ms);
+/*
+ * Start `tcpdump -l -n ARGS` in ns (stdout to out_path, stderr to
+ * out_path.err) and return once it is capturing ("listening on"), or
+ * -ETIMEDOUT (then it is killed).  Registered for cleanup like h_spawn.
+ */
+pid_t h_tcpdump(const char *ns, const char *out_path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Move the calling thread into namespace name / back to where it started. */
 int h_enter_ns(const char *name);
 void h_leave_ns(void);

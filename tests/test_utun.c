@@ -763,7 +763,9 @@ static void test_flags_and_malformed(void)
 		CU_ASSERT_EQUAL(info.errors[UTUN_ERR_BAD_LENGTH] - before[UTUN_ERR_BAD_LENGTH], 1);
 		/* MTU changes are seen: 1400 now refuses a 1450-byte packet */
 		CU_ASSERT_EQUAL(h_sh("ip -n %s link set %s mtu 1400", ns, name), 0);
-		usleep(400000);
+		/* show reads the MTU of now (the relay also re-reads it every 200 ms of traffic) */
+		CU_ASSERT_EQUAL(show_one(name, &info), 0);
+		CU_ASSERT_EQUAL(info.mtu, 1400);
 		n4 = mk_icmp4(p + 4, "10.72.0.2", "10.72.0.1", 8, 0x77, 12, 1450 - 28);
 		utun_frame_hdr(p, AF_INET);
 		CU_ASSERT(write(fd, p, n4 + 4) == (ssize_t)n4 + 4);
@@ -997,8 +999,7 @@ static void test_fast_abuse(void)
 		  (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
 	CU_ASSERT_EQUAL(ftruncate(memfd, 0), -1);
 	CU_ASSERT_EQUAL(errno, EPERM);
-	/* (unsealed, the loader died of SIGBUS at its next touch of the control page) */
-	usleep(300000);
+	/* unsealed, the loader died of SIGBUS here: show writes the MTU into the control page */
 	CU_ASSERT_EQUAL_FATAL(count_utuns(), 2);	/* a dead loader cannot answer */
 	CU_ASSERT_EQUAL(ftruncate(memfd, 1 << 30), -1);
 	CU_ASSERT_EQUAL(fcntl(memfd, F_ADD_SEALS, F_SEAL_WRITE), -1);
@@ -1040,7 +1041,6 @@ static void test_fast_abuse(void)
 	close(memfd);
 
 	/* the loader is alive and answers; the other client's tunnel works */
-	usleep(300000);		/* a few MTU refreshes of the control page */
 	CU_ASSERT_EQUAL(kill(loader, 0), 0);
 	CU_ASSERT(ping_stack(fb, AF_INET, 1));
 	CU_ASSERT_EQUAL(count_utuns(), 2);
@@ -1360,8 +1360,8 @@ static void test_fastpath(void)
 	CU_ASSERT(ping_stack(fd, AF_INET, 1));
 	CU_ASSERT(ping_stack(fd, AF_INET6, 2));
 	/* flags */
+	/* the loader wrote the flags into the control page before it answered */
 	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_INPUT), 0);
-	usleep(50000);
 	CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 3));
 	CU_ASSERT_EQUAL(utun_set_flags(fd, UTUN_FLAGS_NO_OUTPUT), 0);
 	CU_ASSERT_FALSE(ping_stack(fd, AF_INET, 4));
@@ -1521,7 +1521,8 @@ static void test_scale(void)
 	CU_ASSERT(cpu1 - cpu0 <= 2);
 	/* close them all while the control loop is being probed */
 	CU_ASSERT_FATAL(pthread_create(&th, NULL, probe_main, &probe) == 0);
-	usleep(50000);
+	for (int i = 0; i < 1000 && !probe.count; i++)	/* the probe is answered once first */
+		usleep(1000);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (int i = 0; i < opened; i++)
 		close(fds[i]);
@@ -1583,6 +1584,12 @@ static void test_many_clients(void)
 }
 
 /* ifkit-tunnel between two namespaces: ping and 64 MiB of TCP with a matching hash. */
+/* ifkit-tunnel gave its utun an address (it runs `ip addr add` after the open). */
+static bool tunnel_addressed(void *arg)
+{
+	return h_sh("ip -n %s addr | grep -q ' 10.75.0.'", (const char *)arg) == 0;
+}
+
 static void tunnel(bool fast)
 {
 	char a[H_NAME_LEN], b[H_NAME_LEN], out[256], want[256];
@@ -1608,11 +1615,12 @@ static void tunnel(bool fast)
 	la = (struct link_wait){ a, "utun20" };
 	lb = (struct link_wait){ b, "utun21" };
 	CU_ASSERT_FATAL(h_wait_for(link_exists, &la, 5000) && h_wait_for(link_exists, &lb, 5000));
-	usleep(300000);	/* addresses */
+	CU_ASSERT(h_wait_for(tunnel_addressed, a, 5000));
+	CU_ASSERT(h_wait_for(tunnel_addressed, b, 5000));
 	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 10.75.0.2", a), 0);
 	rx = h_spawn(b, "exec %s --tcp-recv 10.75.0.2 7001 %s", helper, h_tmp("tcp.out"));
 	CU_ASSERT_FATAL(rx > 0);
-	usleep(300000);
+	CU_ASSERT_FATAL(h_wait_listen(b, 't', 7001, 3000));
 	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "ip netns exec %s %s --tcp-send 10.75.0.2 7001 %d",
 				 a, helper, 64 << 20), 0);
 	CU_ASSERT_EQUAL(h_wait(rx, 20000), 0);
@@ -1627,20 +1635,6 @@ static void tunnel(bool fast)
 	h_ns_delete(b);
 }
 
-struct listen_wait {
-	const char *ns;
-	const char *proto;	/* "t" or "u" */
-	int port;
-};
-
-static bool listening(void *arg)
-{
-	struct listen_wait *lw = arg;
-
-	return h_sh("ip netns exec %s ss -Hl%sn 'sport = :%d' | grep -q .", lw->ns, lw->proto,
-		    lw->port) == 0;
-}
-
 static bool wire_up(void *arg)
 {
 	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
@@ -1650,13 +1644,12 @@ static bool wire_up(void *arg)
 static void tcp_across(const char *src, const char *dst, const char *dst_addr, int port, long n)
 {
 	char out[256], want[256], helper[300];
-	struct listen_wait lw = { dst, "t", port };
 	pid_t rx;
 
 	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
 	rx = h_spawn(dst, "exec %s --tcp-recv %s %d %s", helper, dst_addr, port, h_tmp("tcp.out"));
 	CU_ASSERT_FATAL(rx > 0);
-	CU_ASSERT_FATAL(h_wait_for(listening, &lw, 3000));
+	CU_ASSERT_FATAL(h_wait_listen(dst, 't', port, 3000));
 	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "ip netns exec %s %s --tcp-send %s %d %ld", src,
 				 helper, dst_addr, port, n), 0);
 	CU_ASSERT_EQUAL(h_wait(rx, 20000), 0);
@@ -1669,14 +1662,13 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 		       int size)
 {
 	char out[64], helper[300];
-	struct listen_wait lw = { dst, "u", port };
 	pid_t rx;
 
 	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
 	rx = h_spawn(dst, "exec %s --udp-recv %s %d %d %d > %s", helper, dst_addr, port, count, size,
 		     h_tmp("udp.out"));
 	CU_ASSERT_FATAL(rx > 0);
-	CU_ASSERT_FATAL(h_wait_for(listening, &lw, 3000));
+	CU_ASSERT_FATAL(h_wait_listen(dst, 'u', port, 3000));
 	CU_ASSERT_EQUAL(h_sh("ip netns exec %s %s --udp-send %s %d %d %d >/dev/null", src, helper,
 			     dst_addr, port, count, size), 0);
 	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "bpfmap.h"
 #include "feth.h"
 #include "feth.skel.h"
 #include "ifkitd.h"
@@ -31,13 +32,48 @@
 #define FETH_TC_PRIO 1
 #define FETH_TC_HANDLE 0xfe70
 
+_Static_assert(FETH_MAX_UNITS == IFKIT_MAX_UNITS, "feth maps are sized for every unit");
+
 struct feth_state {
 	struct feth_bpf *skel;
 	int table_fd;
 	int stats_fd;
 	int prog_fd;
-	int nr_cpus;
+	/*
+	 * Units whose hidden end exists, so an auto-numbered create finds the
+	 * first free unit without asking the kernel about every unit.  A cache
+	 * of kernel state: rebuilt at start and after lost link events, kept by
+	 * our own creates/destroys and the link monitor.  A stale bit costs at
+	 * most one failed create (EEXIST), never a wrong answer.
+	 */
+	uint64_t unit_used[IFKIT_MAX_UNITS / 64];
 };
+
+static void unit_mark(struct ifkitd *d, uint32_t unit, bool used)
+{
+	uint64_t bit = 1ULL << (unit % 64);
+
+	if (unit >= IFKIT_MAX_UNITS)
+		return;
+	if (used)
+		d->feth->unit_used[unit / 64] |= bit;
+	else
+		d->feth->unit_used[unit / 64] &= ~bit;
+}
+
+/* First unit >= from not known to be in use, or IFKIT_MAX_UNITS. */
+static uint32_t unit_first_free(struct ifkitd *d, uint32_t from)
+{
+	for (uint32_t w = from / 64; w < IFKIT_MAX_UNITS / 64; w++) {
+		uint64_t free_bits = ~d->feth->unit_used[w];
+
+		if (w == from / 64)
+			free_bits &= ~0ULL << (from % 64);
+		if (free_bits)
+			return w * 64 + (uint32_t)__builtin_ctzll(free_bits);
+	}
+	return IFKIT_MAX_UNITS;
+}
 
 /* What the kernel says about one feth right now. */
 struct feth_dev {
@@ -95,11 +131,7 @@ static void port_delete(struct ifkitd *d, int hidden_ifindex)
 
 static void stats_clear(struct ifkitd *d, uint32_t unit)
 {
-	struct feth_stat *zero = calloc((size_t)d->feth->nr_cpus, sizeof(*zero));
-
-	if (zero)
-		bpf_map_update_elem(d->feth->stats_fd, &unit, zero, BPF_ANY);
-	free(zero);
+	bpfmap_percpu_zero(d->feth->stats_fd, &unit, sizeof(struct feth_stat));
 }
 
 static int hidden_set_up(struct ifkitd *d, int ifindex, int up)
@@ -259,6 +291,7 @@ static int create_unit(struct ifkitd *d, uint32_t unit, int ns_fd, struct reply 
 	err = ifkitd_link_set_in(d, ns_fd, hl.link, &chg);
 	if (err)
 		{ fail_line = __LINE__; goto fail; }
+	unit_mark(d, unit, true);
 	snprintf(r->hdr.name, sizeof(r->hdr.name), "%s", name);
 	pr_info("%s: created", name);
 	return 0;
@@ -291,12 +324,14 @@ static int cmd_create(struct ifkitd *d, const struct ifkit_req *req, int ns_fd, 
 			return reply_error(r, err, "%s: a device of that name exists", req->name);
 		return err;
 	}
-	for (unit = 0; unit < IFKIT_MAX_UNITS; unit++) {
-		if (hidden_lookup(d, unit, &li) == 0)
-			continue;
+	for (unit = unit_first_free(d, 0); unit < IFKIT_MAX_UNITS;
+	     unit = unit_first_free(d, unit + 1)) {
 		err = create_unit(d, unit, ns_fd, r);
-		if (err != -EEXIST)	/* a foreign device may hold the name: skip it */
+		if (err != -EEXIST)
 			return err;
+		/* Our hidden end exists after all (stale cache), or a foreign device holds the name. */
+		if (hidden_lookup(d, unit, &li) == 0)
+			unit_mark(d, unit, true);
 		r->hdr.error = 0;
 		r->hdr.msg[0] = '\0';
 	}
@@ -311,6 +346,7 @@ static int destroy_dev(struct ifkitd *d, struct feth_dev *dev)
 	port_delete(d, dev->hidden.ifindex);
 	err = nl_link_del(&d->nl, dev->hidden.ifindex, -1);
 	stats_clear(d, dev->unit);
+	unit_mark(d, dev->unit, false);
 	pr_info("feth%u: destroyed", dev->unit);
 	return err == -ENODEV ? 0 : err;
 }
@@ -364,7 +400,7 @@ static void fill_info(struct ifkitd *d, const struct feth_dev *dev, int caller_n
 		      struct ns_name_cache *cache, struct ifkit_feth_info *info)
 {
 	struct link_info vl;
-	struct feth_stat *per_cpu;
+	struct feth_stat sum;
 
 	memset(info, 0, sizeof(*info));
 	name_format(info->name, sizeof(info->name), FETH_PREFIX, dev->unit);
@@ -392,15 +428,11 @@ static void fill_info(struct ifkitd *d, const struct feth_dev *dev, int caller_n
 		info->rx_errors = vl.stats.rx_errors;
 		info->tx_errors = vl.stats.tx_errors;
 	}
-	per_cpu = calloc((size_t)d->feth->nr_cpus, sizeof(*per_cpu));
-	if (per_cpu && bpf_map_lookup_elem(d->feth->stats_fd, &dev->unit, per_cpu) == 0) {
-		for (int i = 0; i < d->feth->nr_cpus; i++) {
-			info->crossed_packets += per_cpu[i].crossed_packets;
-			info->crossed_bytes += per_cpu[i].crossed_bytes;
-			info->dropped_unpeered += per_cpu[i].dropped_unpeered;
-		}
+	if (bpfmap_percpu_sum_u64(d->feth->stats_fd, &dev->unit, sizeof(sum), &sum) == 0) {
+		info->crossed_packets = sum.crossed_packets;
+		info->crossed_bytes = sum.crossed_bytes;
+		info->dropped_unpeered = sum.dropped_unpeered;
 	}
-	free(per_cpu);
 }
 
 struct show_ctx {
@@ -513,8 +545,10 @@ static void feth_link_event(struct ifkitd *d, const struct link_info *link, int 
 	struct feth_dev peer;
 	uint32_t unit;
 
-	if (!d->feth || !deleted || link->name[0] != 'h' ||
-	    name_parse_unit(link->name + 1, FETH_PREFIX, &unit))
+	if (!d->feth || link->name[0] != 'h' || name_parse_unit(link->name + 1, FETH_PREFIX, &unit))
+		return;
+	unit_mark(d, unit, !deleted);
+	if (!deleted)
 		return;
 	if (bpf_map_lookup_elem(d->feth->table_fd, &key, &port))
 		return;
@@ -529,25 +563,39 @@ static void feth_link_event(struct ifkitd *d, const struct link_info *link, int 
 	}
 }
 
-static void feth_resync(struct ifkitd *d)
+static int mark_one(const struct link_info *link, void *arg)
 {
-	struct feth_port_key key, next, *prev = NULL;
+	struct ifkitd *d = arg;
+	uint32_t unit;
+
+	if (link->name[0] == 'h' && name_parse_unit(link->name + 1, FETH_PREFIX, &unit) == 0)
+		unit_mark(d, unit, true);
+	return 0;
+}
+
+/* A table entry whose hidden end is gone: replay the deletion the monitor lost. */
+static int replay_lost_deletion(const void *keyp, void *arg)
+{
+	const struct feth_port_key *key = keyp;
+	struct ifkitd *d = arg;
 	struct feth_port port;
 	struct link_info li;
 
-	while (bpf_map_get_next_key(d->feth->table_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(d->feth->table_fd, &key, &port) ||
-		    nl_link_get(&d->nl, NULL, (int)key.hidden_ifindex, -1, &li) != -ENODEV)
-			continue;
-		/* Replay the deletion the monitor lost. */
-		memset(&li, 0, sizeof(li));
-		li.ifindex = (int)key.hidden_ifindex;
-		name_hidden(li.name, sizeof(li.name), FETH_PREFIX, port.unit);
-		feth_link_event(d, &li, 1);
-		prev = NULL;	/* the entry is gone: restart the walk */
-	}
+	if (bpf_map_lookup_elem(d->feth->table_fd, key, &port) ||
+	    nl_link_get(&d->nl, NULL, (int)key->hidden_ifindex, -1, &li) != -ENODEV)
+		return 0;
+	memset(&li, 0, sizeof(li));
+	li.ifindex = (int)key->hidden_ifindex;
+	name_hidden(li.name, sizeof(li.name), FETH_PREFIX, port.unit);
+	feth_link_event(d, &li, 1);
+	return BPFMAP_WALK_RESTART;
+}
+
+static void feth_resync(struct ifkitd *d)
+{
+	memset(d->feth->unit_used, 0, sizeof(d->feth->unit_used));
+	nl_link_dump(&d->nl, mark_one, d);
+	bpfmap_walk(d->feth->table_fd, sizeof(struct feth_port_key), replay_lost_deletion, d);
 }
 
 struct adopt_ctx {
@@ -565,6 +613,7 @@ static int adopt_one(const struct link_info *link, void *arg)
 
 	if (link->name[0] != 'h' || name_parse_unit(link->name + 1, FETH_PREFIX, &unit))
 		return 0;
+	unit_mark(d, unit, true);
 	if (dev_load(d, unit, &dev))
 		return 0;
 	err = attach_cross(d, dev.hidden.ifindex, false);
@@ -584,23 +633,22 @@ static int adopt_one(const struct link_info *link, void *arg)
 	return 0;
 }
 
-/* Drop table entries whose hidden end no longer exists. */
+/* A table entry whose hidden end no longer exists: drop it. */
+static int prune_one(const void *keyp, void *arg)
+{
+	const struct feth_port_key *key = keyp;
+	struct ifkitd *d = arg;
+	struct link_info li;
+
+	if (nl_link_get(&d->nl, NULL, (int)key->hidden_ifindex, -1, &li) != -ENODEV ||
+	    bpf_map_delete_elem(d->feth->table_fd, key))
+		return 0;
+	return BPFMAP_WALK_RESTART;
+}
+
 static void prune_table(struct ifkitd *d)
 {
-	struct feth_port_key key, next, *prev = NULL;
-	struct link_info li;
-	struct feth_port port;
-
-	while (bpf_map_get_next_key(d->feth->table_fd, prev, &next) == 0) {
-		key = next;
-		if (nl_link_get(&d->nl, NULL, (int)key.hidden_ifindex, -1, &li) == -ENODEV &&
-		    bpf_map_lookup_elem(d->feth->table_fd, &key, &port) == 0) {
-			bpf_map_delete_elem(d->feth->table_fd, &key);
-			prev = NULL;	/* restart: deleting invalidates the cursor */
-			continue;
-		}
-		prev = &key;
-	}
+	bpfmap_walk(d->feth->table_fd, sizeof(struct feth_port_key), prune_one, d);
 }
 
 static int feth_init(struct ifkitd *d)
@@ -613,7 +661,6 @@ static int feth_init(struct ifkitd *d)
 	d->feth = calloc(1, sizeof(*d->feth));
 	if (!d->feth)
 		return -ENOMEM;
-	d->feth->nr_cpus = libbpf_num_possible_cpus();
 	d->feth->skel = feth_bpf__open_opts(&oopts);
 	if (!d->feth->skel) {
 		err = -errno;

@@ -44,6 +44,17 @@ struct reply {
 #define IFKITD_MAX_CLIENTS 4096
 #define IFKITD_MAX_UNPRIV_CLIENTS 16
 
+/*
+ * Refused connections are logged once, then summarised once per interval,
+ * so a flood of callers cannot flood the log.
+ */
+#define IFKITD_REFUSAL_LOG_INTERVAL_MS 5000
+struct refusal_log {
+	uint64_t window_end_ms;		/* 0: no refusal logged recently */
+	unsigned long suppressed;	/* refusals not logged in this window */
+	pid_t last_pid;
+};
+
 struct feth_state;
 struct utun_state;
 struct iptap_state;
@@ -70,6 +81,7 @@ struct ifkitd {
 	struct client *clients;
 	unsigned int nclients, nclients_unpriv;
 	struct client *dead_clients;	/* closed, freed after the event batch */
+	struct refusal_log refusals;
 	uint64_t start_ms;
 	size_t modules_up;	/* ifkitd_modules[0..modules_up) were initialised */
 	bool stop;

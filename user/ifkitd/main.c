@@ -235,6 +235,43 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		client_free(d, c);
 }
 
+/* Log a refused connection, or count it for the next summary line. */
+static void refusal_note(struct ifkitd *d, pid_t pid)
+{
+	struct refusal_log *rl = &d->refusals;
+
+	rl->last_pid = pid;
+	if (rl->window_end_ms) {
+		rl->suppressed++;
+		return;
+	}
+	pr_warn("refusing connection from pid %d: too many clients "
+		"(further refusals summarised every %d s)", pid,
+		IFKITD_REFUSAL_LOG_INTERVAL_MS / 1000);
+	rl->window_end_ms = ifkitd_now_ms() + IFKITD_REFUSAL_LOG_INTERVAL_MS;
+}
+
+/* End a summary window that is due; returns ms until the next one is, or -1. */
+static int refusal_flush(struct ifkitd *d)
+{
+	struct refusal_log *rl = &d->refusals;
+	uint64_t now = ifkitd_now_ms();
+
+	if (!rl->window_end_ms)
+		return -1;
+	if (now < rl->window_end_ms)
+		return (int)(rl->window_end_ms - now);
+	if (!rl->suppressed) {
+		rl->window_end_ms = 0;
+		return -1;
+	}
+	pr_warn("refused %lu more connections in the last %d s: too many clients (last pid %d)",
+		rl->suppressed, IFKITD_REFUSAL_LOG_INTERVAL_MS / 1000, rl->last_pid);
+	rl->suppressed = 0;
+	rl->window_end_ms = now + IFKITD_REFUSAL_LOG_INTERVAL_MS;
+	return IFKITD_REFUSAL_LOG_INTERVAL_MS;
+}
+
 static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 {
 	int sndbuf = 4 << 20;
@@ -259,7 +296,7 @@ static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	 */
 	if (d->nclients >= IFKITD_MAX_CLIENTS ||
 	    (cred.uid != 0 && d->nclients_unpriv >= IFKITD_MAX_UNPRIV_CLIENTS)) {
-		pr_warn("refusing connection from pid %d: too many clients", cred.pid);
+		refusal_note(d, cred.pid);
 		free(c);
 		close(fd);
 		return;
@@ -629,7 +666,7 @@ int main(int argc, char **argv)
 	pr_info("ready: socket %s, pins %s, namespace %s", d.sock_path, d.pin_dir, d.netns_name);
 	while (!d.stop) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(d.epoll_fd, evs, 32, -1);
+		int n = epoll_wait(d.epoll_fd, evs, 32, refusal_flush(&d));
 
 		if (n < 0 && errno != EINTR) {
 			pr_err("epoll_wait: %s", strerror(errno));

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "ctl.h"
+#include "fdpass.h"
 
 void ctl_req_init(struct ifkit_req *req, enum ifkit_cmd cmd)
 {
@@ -67,77 +68,17 @@ int ctl_rep_check(const void *buf, size_t len, const char **why)
 
 ssize_t ctl_send(int sock, const void *buf, size_t len, int fd)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (fd >= 0) {
-		struct cmsghdr *cmsg;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = sizeof(cbuf.buf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	return fdpass_send(sock, buf, len, &fd, fd >= 0 ? 1 : 0);
 }
 
 ssize_t ctl_recv(int sock, void *buf, size_t len, int *fd)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
-	};
-	struct cmsghdr *cmsg;
-	ssize_t n;
+	int got_fd = -1;
+	size_t nfds = fd ? 1 : 0;
+	ssize_t n = fdpass_recv(sock, buf, len, &got_fd, &nfds);
 
 	if (fd)
-		*fd = -1;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		int nfds, fds[4];
-
-		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfds = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		if (nfds > 4)
-			nfds = 4;
-		memcpy(fds, CMSG_DATA(cmsg), (size_t)nfds * sizeof(int));
-		/* Keep the first descriptor, never leak extra ones a peer sent. */
-		for (int i = 0; i < nfds; i++) {
-			if (i == 0 && fd && *fd < 0)
-				*fd = fds[i];
-			else
-				close(fds[i]);
-		}
-	}
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (fd && *fd >= 0) {
-			close(*fd);
-			*fd = -1;
-		}
-		return -EMSGSIZE;
-	}
+		*fd = nfds ? got_fd : -1;
 	return n;
 }
 
