@@ -1055,7 +1055,12 @@ static void test_fast_abuse(void)
 		CU_ASSERT_EQUAL(answered, 3);
 		CU_ASSERT_EQUAL(st, 0);
 	}
-	printf("\n    junk messages sent %d; loader pid %d alive\n", junk_sent, (int)loader);
+	/* the lying tx descriptors were refused by the kernel, and show counts them */
+	CU_ASSERT_EQUAL(show_one(na, &info), 0);
+	CU_ASSERT(info.errors[UTUN_ERR_BAD_DESC] > 0);
+	CU_ASSERT(info.errors[UTUN_ERR_BAD_DESC] < 100000);	/* the kernel's count, not the garbage */
+	printf("\n    junk messages sent %d; bad_desc %llu; loader pid %d alive\n", junk_sent,
+	       (unsigned long long)info.errors[UTUN_ERR_BAD_DESC], (int)loader);
 	/* closing the abused descriptor still removes its utun, and only it */
 	close(fa);
 	{
@@ -1162,6 +1167,64 @@ static void test_jumbo(void)
 static void test_jumbo_fast(void)
 {
 	jumbo(true);
+}
+
+/*
+ * A client that asks for the fast path while its queue is full and never
+ * reads: the hello cannot be sent, and the relay thread it shares with
+ * other utuns must not wait for it.  Three other utuns (at least one on the
+ * same relay thread: there are two) keep answering meanwhile.
+ */
+static void test_handoff_stall(void)
+{
+	char ns[H_NAME_LEN], na[IFNAMSIZ], nv[3][IFNAMSIZ];
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	static uint8_t payload[1200];
+	uint8_t req[UTUN_HDR_LEN];
+	struct timespec t0, t1;
+	int fa, fv[3], udp;
+	long ms;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("stall", ns, sizeof(ns)) == 0);
+	fa = open_in(ns, -1, na);
+	CU_ASSERT_FATAL(fa >= 0);
+	for (int i = 0; i < 3; i++) {
+		fv[i] = open_in(ns, -1, nv[i]);
+		CU_ASSERT_FATAL(fv[i] >= 0);
+	}
+	/* each victim answers for its own /32 peer; all share 10.72.0.1 locally */
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.78.0.1 peer 10.78.0.2 dev %s", ns, na), 0);
+	CU_ASSERT_FATAL(h_enter_ns(ns) == 0);
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	h_leave_ns();
+	CU_ASSERT_FATAL(udp >= 0);
+	inet_pton(AF_INET, "10.78.0.2", &to.sin_addr);
+	for (int i = 0; i < 20000; i++)	/* fill the abuser's queue: it never reads */
+		sendto(udp, payload, sizeof(payload), MSG_DONTWAIT, (void *)&to, sizeof(to));
+	close(udp);
+	utun_frame_hdr(req, (int)UTUN_FASTPATH_REQ);
+	CU_ASSERT_EQUAL(send(fa, req, sizeof(req), MSG_NOSIGNAL), (ssize_t)sizeof(req));
+	/* while its hello waits (up to 2 s), every other utun's relay keeps moving */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++) {
+			/* move the victim address to utun i, then echo through it */
+			CU_ASSERT_EQUAL(h_sh("for d in %s %s %s; do ip -n %s addr flush dev $d; done && "
+					     "ip -n %s addr add 10.72.0.1 peer 10.72.0.2 dev %s",
+					     nv[0], nv[1], nv[2], ns, ns, nv[i]), 0);
+			CU_ASSERT(ping_stack(fv[i], AF_INET, (uint16_t)(round * 3 + i)));
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	printf("\n    9 echoes through 3 other utuns in %ld ms while a hand-off waited\n", ms);
+	CU_ASSERT_EQUAL(count_utuns(), 4);
+	close(fa);
+	for (int i = 0; i < 3; i++)
+		close(fv[i]);
+	h_ns_delete(ns);
 }
 
 static void test_nonroot_refused(void)
@@ -1903,6 +1966,8 @@ static void add_suites(void)
 		    test_slow_client_fast);
 	CU_add_test(e2e, "abused hand-off (truncate, garbage rings, flood): loader and others fine",
 		    test_fast_abuse);
+	CU_add_test(e2e, "hand-off to a client with a full queue stalls no other utun",
+		    test_handoff_stall);
 	CU_add_test(e2e, "MTU 9000 and 65535 both ways (socket path)", test_jumbo);
 	CU_add_test(e2e, "MTU 9000 and 65535 both ways (fast path)", test_jumbo_fast);
 	CU_add_test(e2e, "64 KB TCP/UDP both ways through two utuns, checksums (socket path)",

@@ -494,14 +494,18 @@ static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
 	for (int i = 0; i < UTUN_ERR_MAX && i < UTUN_STAT_CAUSES; i++)
 		info->errors[i] = LOAD(&u->st.errors[i]);
 	if (u->fast && u->ctl) {
-		/* The client counts what it moves itself. */
+		/*
+		 * The client counts what it moves itself, and its NO_INPUT
+		 * discards: those numbers are its own (it can write anything
+		 * there).  Every other cause comes from the kernel or the XDP
+		 * program, below, where no client can change it.
+		 */
 		info->out_packets += LOAD(&u->ctl->out_packets);
 		info->out_bytes += LOAD(&u->ctl->out_bytes);
 		info->in_packets += LOAD(&u->ctl->in_packets);
 		info->in_bytes += LOAD(&u->ctl->in_bytes);
-		info->in_drops += LOAD(&u->ctl->in_drops);
-		for (int i = 0; i < UTUN_STAT_CAUSES && i < UTUN_SHM_CAUSES; i++)
-			info->errors[i] += LOAD(&u->ctl->errors[i]);
+		info->errors[UTUN_ERR_NO_INPUT] += LOAD(&u->ctl->errors[UTUN_ERR_NO_INPUT]);
+		info->in_drops += LOAD(&u->ctl->errors[UTUN_ERR_NO_INPUT]);
 	}
 	if (pc && bpf_map_lookup_elem(d->utun->stats_fd, &u->unit, pc) == 0) {
 		for (int i = 0; i < d->utun->nr_cpus; i++) {
