@@ -47,8 +47,10 @@ ALL_TARGETS := $(BUILD)/ifkitd $(BUILD)/ifkit
 # Device-specific extra targets (libutun, tunnel, ...) add to ALL_TARGETS here.
 -include mk/*.mk
 
-.PHONY: all deps run test bench install clean fuzz
+.PHONY: all deps run test bench install clean fuzz programs deb deb-deps
 all: $(ALL_TARGETS) $(TEST_BINS)
+# What gets installed, without the test binaries (the Debian build uses it).
+programs: $(ALL_TARGETS)
 
 # Install missing Debian packages once; the stamp remembers it worked.
 $(DEPS_STAMP):
@@ -56,7 +58,8 @@ $(DEPS_STAMP):
 	@if ! command -v $(CLANG) >/dev/null || ! command -v $(BPFTOOL) >/dev/null || \
 	    ! test -f /usr/include/bpf/libbpf.h || ! test -f /usr/include/xdp/xsk.h || \
 	    ! test -f /usr/include/libmnl/libmnl.h || ! test -f /usr/include/CUnit/CUnit.h || \
-	    ! command -v tshark >/dev/null || ! command -v iperf3 >/dev/null; then \
+	    ! command -v tshark >/dev/null || ! command -v iperf3 >/dev/null || \
+	    ! command -v dh >/dev/null || ! command -v systemd-analyze >/dev/null; then \
 		scripts/install-deps.sh; \
 	fi
 	@touch $@
@@ -130,13 +133,69 @@ bench: all
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: run as root (sudo make bench)"; exit 1; fi
 	BUILD=$(BUILD) bench/run.sh
 
+# ---- Installation and packaging -------------------------------------------
+# `make install [DESTDIR=...] [PREFIX=/usr]`.  Device makefiles (mk/*.mk) add
+# their own `install: install-<name>` rules; the Debian package installs
+# whatever `make install DESTDIR=debian/tmp PREFIX=/usr` puts there
+# (debian/*.install use directories and globs), so new components land in a
+# package without editing debian/ (see debian/README.source).
+IFKIT_VERSION  := $(shell sed -n 's/^\#define IFKIT_VERSION "\(.*\)"$$/\1/p' include/ifkit/version.h)
+SBINDIR        ?= $(PREFIX)/sbin
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+INCLUDEDIR     ?= $(PREFIX)/include
+SYSCONFDIR     ?= /etc
+# Where systemd looks for units: the distribution's directory for PREFIX=/usr
+# (Debian 12: /lib/systemd/system), else under PREFIX (systemd also reads
+# /usr/local/lib/systemd/system).
+UNITDIR        ?= $(if $(filter /usr,$(PREFIX)),$(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system),$(PREFIX)/lib/systemd/system)
+COMPLETIONSDIR ?= $(PREFIX)/share/bash-completion/completions
+
+# Files that embed PREFIX (pkg-config files, ...) depend on this stamp: it is
+# rewritten only when PREFIX changes, so `make; make install PREFIX=/usr`
+# does not install a libutun.pc that says /usr/local.
+PREFIX_STAMP := $(BUILD)/.prefix
+$(PREFIX_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
+.PHONY: FORCE
+FORCE:
+ifdef UTUN_PC
+$(UTUN_PC): $(PREFIX_STAMP)
+endif
+
+# ifkit goes to bin/: read-only queries (show, status) work for every user.
+# An edited config is never overwritten (the Debian package makes it a
+# conffile).  Man pages are installed by their section suffix (ifkitd.8,
+# libutun.3, ...).  Without DESTDIR, new libraries and the unit take effect now.
 install: $(ALL_TARGETS)
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/ifkit \
-		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(BUILD)/ifkitd $(DESTDIR)$(PREFIX)/sbin/ifkitd
-	install -m 0755 $(BUILD)/ifkit $(DESTDIR)$(PREFIX)/sbin/ifkit
-	test -f $(DESTDIR)/etc/ifkit/ifkitd.conf || install -m 0644 etc/ifkitd.conf $(DESTDIR)/etc/ifkit/
-	install -m 0644 docs/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ifkit \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONSDIR) $(DESTDIR)$(INCLUDEDIR)/ifkit
+	install -m 0755 $(BUILD)/ifkitd $(DESTDIR)$(SBINDIR)/ifkitd
+	install -m 0755 $(BUILD)/ifkit $(DESTDIR)$(BINDIR)/ifkit
+	test -f $(DESTDIR)$(SYSCONFDIR)/ifkit/ifkitd.conf || \
+		install -m 0644 etc/ifkitd.conf $(DESTDIR)$(SYSCONFDIR)/ifkit/ifkitd.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g' etc/ifkitd.service.in > $(DESTDIR)$(UNITDIR)/ifkitd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ifkitd.service
+	install -m 0644 etc/bash-completion/ifkit $(DESTDIR)$(COMPLETIONSDIR)/ifkit
+	install -m 0644 include/ifkit/version.h $(DESTDIR)$(INCLUDEDIR)/ifkit/version.h
+	for page in docs/*.[1-8]; do \
+		sec=$${page##*.}; \
+		install -d $(DESTDIR)$(MANDIR)/man$$sec && \
+		install -m 0644 $$page $(DESTDIR)$(MANDIR)/man$$sec/ || exit 1; \
+	done
+	if [ -z "$(DESTDIR)" ]; then \
+		ldconfig 2>/dev/null || true; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+# Debian packages (ifkit, libutun1, libutun-dev) with Debian's own tooling:
+# dpkg-buildpackage on a copy of the tree under $(BUILD)/deb; the .debs land
+# in $(BUILD)/deb.  Tools: `scripts/install-deps.sh --deb` (make deb-deps).
+deb:
+	BUILD=$(BUILD) IFKIT_VERSION=$(IFKIT_VERSION) scripts/build-deb.sh
+deb-deps:
+	scripts/install-deps.sh --deb
 
 clean:
 	rm -rf $(BUILD)
@@ -151,7 +210,7 @@ clean:
 
 # Fuzz the parsers that take outside input (libFuzzer + ASan/UBSan).
 FUZZ_SECS ?= 60
-FUZZ_LIB_SRCS := user/lib/ctl.c user/lib/fdpass.c user/lib/config.c user/lib/names.c
+FUZZ_LIB_SRCS := user/lib/ctl.c user/lib/fdpass.c user/lib/config.c user/lib/cmdline.c user/lib/names.c
 $(BUILD)/fuzz_ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_LIB_SRCS) $(wildcard user/lib/*.h include/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)/fuzz-corpus
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(FUZZ_LIB_SRCS)

@@ -2,11 +2,25 @@
 # Install ifkit's build, test and bench dependencies from Debian's archive.
 # Idempotent: packages already present are not reinstalled; nothing is fetched
 # from anywhere but the configured apt sources.
+#
+#   scripts/install-deps.sh          build, test and bench dependencies (the
+#                                    packaging tools too: make test checks the .debs)
+#   scripts/install-deps.sh --deb    only the Debian packaging tools for `make deb`
 set -eu
 
 PKGS="make gcc clang llvm pkg-config libbpf-dev libxdp-dev libelf-dev zlib1g-dev libmnl-dev
 bpftool libcunit1-dev iproute2 tcpdump tshark iperf3 iputils-ping ethtool
-procps psmisc valgrind netcat-openbsd util-linux pv jq"
+procps psmisc valgrind netcat-openbsd util-linux pv jq systemd
+build-essential dpkg-dev debhelper fakeroot"
+# dpkg-buildpackage (dpkg-dev), dh (debhelper), fakeroot; build-essential is
+# what dpkg-buildpackage's build-dependency check requires implicitly.
+DEB_PKGS="build-essential dpkg-dev debhelper fakeroot"
+
+case "${1:-}" in
+--deb) PKGS=$DEB_PKGS ;;
+"") ;;
+*) echo "usage: $0 [--deb]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PKGS; do

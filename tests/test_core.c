@@ -86,9 +86,9 @@ static void test_config_lines(void)
 	CU_ASSERT_EQUAL(config_parse_line("feth peer feth0\tfeth1", &req, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(req.cmd, IFKIT_CMD_FETH_PEER);
 	CU_ASSERT_STRING_EQUAL(req.peer, "feth1");
-	CU_ASSERT_EQUAL(config_parse_line("feth mtu feth0 9000", &req, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(config_parse_line("feth set feth0 mtu 9000", &req, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(req.value, 9000);
-	CU_ASSERT_EQUAL(config_parse_line("feth media feth0 2500baseT", &req, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(config_parse_line("feth set feth0 media 2500baseT", &req, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(req.value, FETH_MEDIA_2500BASET_FDX);
 	CU_ASSERT_EQUAL(config_parse_line("iptap create", &req, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(req.cmd, IFKIT_CMD_IPTAP_CREATE);
@@ -99,10 +99,10 @@ static void test_config_lines(void)
 	CU_ASSERT_EQUAL(config_parse_line("feth explode", &req, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "explode"));
 	CU_ASSERT_EQUAL(config_parse_line("feth peer feth0", &req, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_EQUAL(config_parse_line("feth mtu feth0 -5", &req, err, sizeof(err)), -EINVAL);
-	CU_ASSERT_EQUAL(config_parse_line("feth mtu feth0 99999999999", &req, err, sizeof(err)),
+	CU_ASSERT_EQUAL(config_parse_line("feth set feth0 mtu -5", &req, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(config_parse_line("feth set feth0 mtu 99999999999", &req, err, sizeof(err)),
 			-EINVAL);
-	CU_ASSERT_EQUAL(config_parse_line("feth media feth0 fast", &req, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(config_parse_line("feth set feth0 media fast", &req, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_EQUAL(config_parse_line("feth create waytoolonganame0", &req, err, sizeof(err)),
 			-EINVAL);
 	CU_ASSERT_EQUAL(config_parse_line("bridge create br0", &req, err, sizeof(err)), -EINVAL);

@@ -928,8 +928,8 @@ static int config_init(void)
 	      "feth create feth0\n"
 	      "feth create feth1   # second end\n"
 	      "feth peer feth0 feth1\n"
-	      "feth mtu feth0 9000\n"
-	      "feth media feth1 2500baseT\n"
+	      "feth set feth0 mtu 9000\n"
+	      "feth set feth1 media 2500baseT\n"
 	      "feth explode\n", f);
 	fclose(f);
 	return h_loader_start(&C.l) ? -1 : 0;
@@ -953,7 +953,7 @@ static void test_config_applied(void)
 	CU_ASSERT_EQUAL(h_ifkit(&C.l, NULL, out, sizeof(out), "feth show feth1"), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "media: 2500baseT status: active"));
 	/* the bad line is reported with its line number, the rest still applied */
-	CU_ASSERT_EQUAL(h_sh("grep -q 'ifkitd.conf:7: unknown feth command: explode' %s", C.l.log), 0);
+	CU_ASSERT_EQUAL(h_sh("grep -q \"ifkitd.conf:7: feth: unknown command 'explode'\" %s", C.l.log), 0);
 }
 
 static void test_config_restart_adopts(void)
@@ -962,7 +962,7 @@ static void test_config_restart_adopts(void)
 
 	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&C.l), 0);
 	/* existing devices are not errors; only the bad line is, once per start */
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "grep -c '^ifkitd: error:' %s", C.l.log), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "grep -c 'ifkitd: error:' %s", C.l.log), 0);
 	CU_ASSERT_STRING_EQUAL(out, "2\n");
 	CU_ASSERT_TRUE(has_carrier(C.ns, "feth0"));
 	CU_ASSERT_EQUAL(h_ifkit(&C.l, NULL, out, sizeof(out), "feth show feth0"), 0);

@@ -334,10 +334,11 @@ static void test_validate(void)
 	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, 0, 1500), UTUN_ERR_TOO_SHORT);
 	CU_ASSERT_EQUAL(utun_validate(AF_INET, p, 19, 1500), UTUN_ERR_TOO_SHORT);
 	CU_ASSERT_EQUAL(utun_validate(AF_INET, NULL, 40, 1500), UTUN_ERR_TOO_SHORT);
-	/* unknown family: Linux values only; BSD's AF_INET6 (24/28/30) is unknown */
+	/* unknown family: Linux values, plus macOS's AF_INET6 (30, issue 9); 24/28 are unknown */
 	CU_ASSERT_EQUAL(utun_validate(0, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
 	CU_ASSERT_EQUAL(utun_validate(AF_UNIX, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
-	CU_ASSERT_EQUAL(utun_validate(30, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
+	CU_ASSERT_EQUAL(utun_validate(24, p, n4, 1500), UTUN_ERR_BAD_FAMILY);
+	CU_ASSERT_EQUAL(utun_validate(30, p, n4, 1500), UTUN_ERR_MISMATCH);	/* IPv6 family, IPv4 packet */
 	/* family / version mismatch */
 	CU_ASSERT_EQUAL(utun_validate(AF_INET6, p, n4 < 40 ? 40 : n4, 1500), UTUN_ERR_MISMATCH);
 	p[0] = 0x55;

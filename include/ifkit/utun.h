@@ -32,6 +32,9 @@ extern "C" {
 #define UTUN_FLAGS_NO_INPUT	0x0002	/* drop what the client writes */
 #endif
 
+/* macOS's AF_INET6 value: a write with it is taken as IPv6 (reads use AF_INET6). */
+#define UTUN_DARWIN_AF_INET6	30
+
 #define UTUN_HDR_LEN		4	/* protocol family, network byte order */
 #define UTUN_DEFAULT_MTU	1500
 /* Largest framed packet the descriptor can carry. */
@@ -42,16 +45,32 @@ extern "C" {
  * caller's network namespace.  Writes the interface name to ifname (may be
  * NULL) and returns the packet descriptor, or -1 with errno: EPERM (not
  * root), EBUSY (unit taken), ECONNREFUSED or ENOENT (no ifkitd running; a
- * message naming ifkitd goes to stderr), EINVAL (bad argument).
+ * message naming ifkitd goes to stderr), ETIMEDOUT (the loader did not answer
+ * within $IFKIT_TIMEOUT seconds, default 5: stopped or overloaded; a message
+ * naming it and its socket goes to stderr), EINVAL (bad argument).
  */
 int utun_open(int unit, char *ifname, size_t ifname_len);
 /* Same with an explicit loader socket path (NULL: $IFKIT_SOCKET or default). */
 int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_len);
 
-/* UTUN_OPT_FLAGS / UTUN_OPT_IFNAME.  0 or -1 with errno. */
+/*
+ * UTUN_OPT_FLAGS / UTUN_OPT_IFNAME.  0 or -1 with errno.  Getting works for
+ * whoever holds the descriptor (also after dropping root); setting flags
+ * needs root (EPERM).  Unknown flag bits are refused (EINVAL): a later
+ * macOS flag ifkit does not implement would otherwise do nothing silently.
+ * utun_get_ifname truncates a name longer than len (NUL-terminated).
+ */
 int utun_get_flags(int fd, uint32_t *flags);
 int utun_set_flags(int fd, uint32_t flags);
 int utun_get_ifname(int fd, char *ifname, size_t len);
+/*
+ * getsockopt/setsockopt(SYSPROTO_CONTROL, opt) as the seed's
+ * utun_ctl_getopt/utun_ctl_setopt: UTUN_OPT_FLAGS needs *len/len == 4
+ * (EMSGSIZE); UTUN_OPT_IFNAME is truncated to *len and *len set to the full
+ * length + 1; setting UTUN_OPT_IFNAME or any unknown opt: ENOPROTOOPT.
+ */
+int utun_getopt(int fd, int opt, void *val, size_t *len);
+int utun_setopt(int fd, int opt, const void *val, size_t len);
 
 /*
  * Write one packet: family (AF_INET/AF_INET6, host order) and the IP packet.

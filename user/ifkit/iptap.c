@@ -1,118 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* ifkit iptap create|destroy|show|capture */
-#include <errno.h>
-#include <net/if.h>
-#include <stdlib.h>
-#include <string.h>
+/* ifkit iptap ...: how an iptap is shown (capture is in capture.c). */
+#include <stdio.h>
 #include "cli.h"
-#include "ctl.h"
-#include "names.h"
 
-int iptap_capture(struct cli *cli, int argc, char **argv);
-
-static void iptap_usage(FILE *out)
+static void print_iptap(struct out *o, const struct ifkit_iptap_info *t)
 {
-	fprintf(out,
-"Usage: ifkit iptap create [iptapN]      create (first free unit, or iptapN) here\n"
-"       ifkit iptap destroy iptapN       destroy; the taps go with the last iptap\n"
-"       ifkit iptap show [iptapN] [-j]   listeners (raw, PKTAP, total), tapped interfaces\n"
-"       ifkit iptap capture [-i iptapN] [-w FILE|-] [-c COUNT] [-s SNAPLEN] [--pcapng]\n"
-"                                        read PKTAP records (interface, direction, pid,\n"
-"                                        command); pcap LINKTYPE_PKTAP, or pcapng\n"
-"\n"
+	print_open_object(o, NULL);
+	print_string(o, PRINT_ANY, "name", "%s:", t->name);
+	print_uint(o, PRINT_JSON, "unit", NULL, t->unit);
+	print_string(o, PRINT_JSON, "netns", NULL, t->netns);
+	print_string(o, PRINT_FP, NULL, " netns %s", t->netns[0] ? t->netns : "(unnamed)");
+	print_uint(o, PRINT_ANY, "ifindex", " ifindex %u", t->ifindex);
+	print_string(o, PRINT_ANY, "link_type", " link-type %s", "RAW");
+	print_nl(o);
+	print_uint(o, PRINT_ANY, "raw_listeners", "    listeners: raw %u", t->raw_listeners);
+	print_uint(o, PRINT_ANY, "pktap_listeners", " pktap %u", t->pktap_listeners);
+	print_uint(o, PRINT_ANY, "tap_count", " tap_count %u",
+		   t->raw_listeners + t->pktap_listeners);
+	print_uint(o, PRINT_ANY, "total_tap_count", " (total_tap_count %u)", t->total_tap_count);
+	print_nl(o);
+	print_uint(o, PRINT_ANY, "tapped_interfaces", "    tapped interfaces %u", t->tapped_ifaces);
+	print_u64(o, PRINT_ANY, "packets", ", packets %llu", t->packets);
+	print_u64(o, PRINT_ANY, "bytes", " bytes %llu", t->bytes);
+	print_nl(o);
+	print_close_object(o);
+}
+
+static void print_items(struct out *o, const void *items, size_t n)
+{
+	const struct ifkit_iptap_info *ti = items;
+
+	for (size_t i = 0; i < n; i++)
+		print_iptap(o, &ti[i]);
+}
+
+const struct cli_show iptap_show = {
+	.object = "iptap", .cmd = IFKIT_CMD_IPTAP_SHOW, .type = IFKIT_ITEM_IPTAP,
+	.item_size = sizeof(struct ifkit_iptap_info), .print = print_items,
+	.notes =
+"`ifkit iptap` alone, or with -j, is `ifkit iptap show`.\n"
 "An iptap sees a copy of every IPv4/IPv6 packet entering or leaving any interface\n"
 "of its network namespace: `tcpdump -ni iptap0` (raw IP, -Q in|out), or\n"
 "`ifkit iptap capture -w all.pcap` for Wireshark.  `create` puts the device in\n"
-"the caller's namespace (ip netns exec NS ...).\n");
-}
-
-void iptap_print(struct cli *cli, const struct ifkit_iptap_info *ti, size_t n, struct json *j)
-{
-	(void)cli;
-	for (size_t i = 0; i < n; i++) {
-		const struct ifkit_iptap_info *t = &ti[i];
-
-		if (j) {
-			json_obj_open(j, NULL);
-			json_str(j, "name", t->name);
-			json_u64(j, "unit", t->unit);
-			json_str(j, "netns", t->netns);
-			json_u64(j, "ifindex", t->ifindex);
-			json_u64(j, "raw_listeners", t->raw_listeners);
-			json_u64(j, "pktap_listeners", t->pktap_listeners);
-			json_u64(j, "tap_count", t->raw_listeners + t->pktap_listeners);
-			json_u64(j, "total_tap_count", t->total_tap_count);
-			json_u64(j, "tapped_interfaces", t->tapped_ifaces);
-			json_u64(j, "packets", t->packets);
-			json_u64(j, "bytes", t->bytes);
-			json_obj_close(j);
-			continue;
-		}
-		printf("%s: netns %s ifindex %u link-type RAW\n", t->name,
-		       t->netns[0] ? t->netns : "(unnamed)", t->ifindex);
-		printf("    listeners: raw %u pktap %u tap_count %u (total_tap_count %u)\n",
-		       t->raw_listeners, t->pktap_listeners, t->raw_listeners + t->pktap_listeners,
-		       t->total_tap_count);
-		printf("    tapped interfaces %u, packets %llu bytes %llu\n", t->tapped_ifaces,
-		       (unsigned long long)t->packets, (unsigned long long)t->bytes);
-	}
-}
-
-static void print_items(struct cli *cli, const void *items, size_t n, struct json *j)
-{
-	iptap_print(cli, items, n, j);
-}
-
-static const struct cli_show iptap_show = {
-	.what = "iptap show", .cmd = IFKIT_CMD_IPTAP_SHOW, .type = IFKIT_ITEM_IPTAP,
-	.item_size = sizeof(struct ifkit_iptap_info), .print = print_items,
+"the caller's namespace (ip netns exec NS ...).\n",
 };
-
-int cmd_iptap(struct cli *cli, int argc, char **argv)
-{
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	int err;
-
-	if (argc < 1) {
-		iptap_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[0], "capture"))
-		return iptap_capture(cli, argc, argv);	/* it has its own -h */
-	if (cli_wants_help(argc, argv)) {
-		iptap_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(argv[0], "show") || !strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
-		return cli_show(cli, &iptap_show, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "create")) {
-		if (argc > 2 || (argc == 2 && !ifname_valid(argv[1]))) {
-			fprintf(stderr, "ifkit: iptap create: expected at most one name (iptapN)\n");
-			return EXIT_USAGE;
-		}
-		ctl_req_init(&req, IFKIT_CMD_IPTAP_CREATE);
-		if (argc == 2)
-			strcpy(req.name, argv[1]);
-	} else if (!strcmp(argv[0], "destroy") || !strcmp(argv[0], "delete") ||
-		   !strcmp(argv[0], "del")) {
-		if (argc != 2 || !ifname_valid(argv[1])) {
-			fprintf(stderr, "ifkit: iptap destroy: expected one name (iptapN)\n");
-			return EXIT_USAGE;
-		}
-		ctl_req_init(&req, IFKIT_CMD_IPTAP_DESTROY);
-		strcpy(req.name, argv[1]);
-	} else {
-		fprintf(stderr, "ifkit: iptap: unknown command '%s'\n", argv[0]);
-		iptap_usage(stderr);
-		return EXIT_USAGE;
-	}
-	err = cli_call(cli, &req, &rep, NULL, NULL, NULL);
-	if (err) {
-		cli_report(&rep, err, argc > 1 ? argv[1] : "iptap");
-		return EXIT_FAIL;
-	}
-	if (req.cmd == IFKIT_CMD_IPTAP_CREATE)
-		printf("%s\n", rep.name);
-	return EXIT_OK;
-}

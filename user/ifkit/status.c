@@ -12,34 +12,47 @@ static void status_usage(FILE *out)
 		"Loader pid, uptime, paths, then every feth, utun and iptap with its counters.\n");
 }
 
-/* Fetch one device list; a loader built without that device answers EOPNOTSUPP. */
-static int fetch(struct cli *cli, enum ifkit_cmd cmd, enum ifkit_item_type type, size_t size,
-		 void **items, size_t *n)
+static const struct cli_show *const kinds[] = { &feth_show, &utun_show, &iptap_show };
+#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+/* One device list; a loader built without that device answers EOPNOTSUPP. */
+static int fetch_kind(struct cli *cli, const struct cli_show *show, void **items, size_t *n)
+{
+	struct ifkit_req req;
+	int err;
+
+	ctl_req_init(&req, show->cmd);
+	err = cli_fetch(cli, show, &req, items, n);
+	return err == -EOPNOTSUPP ? 0 : err;
+}
+
+static int fetch_status(struct cli *cli, struct ifkit_status_info **st)
 {
 	struct ifkit_req req;
 	struct ifkit_rep rep;
+	size_t n = 0;
 	int err;
 
-	ctl_req_init(&req, cmd);
-	err = cli_call(cli, &req, &rep, items, n, NULL);
-	if (err == -EOPNOTSUPP) {
-		*n = 0;
-		return 0;
+	ctl_req_init(&req, IFKIT_CMD_STATUS);
+	err = cli_call(cli, &req, &rep, (void **)st, &n, NULL);
+	if (err) {
+		if (!cli->reported)
+			cli_report(&rep, err, "status");
+		return err;
 	}
-	if (err)
-		cli_report(&rep, err, "status");
-	else if (*n && (rep.item_type != type || rep.item_size != size)) {
+	if (n != 1 || rep.item_type != IFKIT_ITEM_STATUS || rep.item_size != sizeof(**st)) {
 		fprintf(stderr, "ifkit: status: unexpected answer from the loader\n");
-		err = -EPROTO;
+		return -EPROTO;
 	}
-	return err;
+	return 0;
 }
 
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	struct ifkit_status_info *st = NULL;
-	void *feth = NULL, *utun = NULL, *iptap = NULL;
-	size_t nst = 0, nf = 0, nu = 0, nt = 0;
+	void *items[NKINDS] = { 0 };
+	size_t n[NKINDS] = { 0 };
+	struct out *o = &cli->out;
 	int ret = EXIT_FAIL;
 
 	for (int i = 0; i < argc; i++) {
@@ -54,51 +67,38 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (fetch(cli, IFKIT_CMD_STATUS, IFKIT_ITEM_STATUS, sizeof(*st), (void **)&st, &nst) ||
-	    nst != 1 ||
-	    fetch(cli, IFKIT_CMD_FETH_SHOW, IFKIT_ITEM_FETH, sizeof(struct ifkit_feth_info),
-		  &feth, &nf) ||
-	    fetch(cli, IFKIT_CMD_UTUN_SHOW, IFKIT_ITEM_UTUN, sizeof(struct ifkit_utun_info),
-		  &utun, &nu) ||
-	    fetch(cli, IFKIT_CMD_IPTAP_SHOW, IFKIT_ITEM_IPTAP, sizeof(struct ifkit_iptap_info),
-		  &iptap, &nt))
+	if (fetch_status(cli, &st))
 		goto cleanup;
-	if (cli->json) {
-		struct json j;
+	for (size_t k = 0; k < NKINDS; k++)
+		if (fetch_kind(cli, kinds[k], &items[k], &n[k]))
+			goto cleanup;
 
-		json_begin(&j, stdout);
-		json_obj_open(&j, NULL);
-		json_obj_open(&j, "loader");
-		json_u64(&j, "pid", st->pid);
-		json_u64(&j, "uptime_ms", st->uptime_ms);
-		json_str(&j, "socket", st->sock);
-		json_str(&j, "pin_dir", st->pin_dir);
-		json_str(&j, "netns", st->netns);
-		json_obj_close(&j);
-		json_arr_open(&j, "feth");
-		feth_print(cli, feth, nf, &j);
-		json_arr_close(&j);
-		json_arr_open(&j, "utun");
-		utun_print(cli, utun, nu, &j);
-		json_arr_close(&j);
-		json_arr_open(&j, "iptap");
-		iptap_print(cli, iptap, nt, &j);
-		json_arr_close(&j);
-		json_obj_close(&j);
-		json_end(&j);
-	} else {
-		printf("ifkitd: pid %u up %llus socket %s pins %s netns %s\n", st->pid,
-		       (unsigned long long)(st->uptime_ms / 1000), st->sock, st->pin_dir, st->netns);
-		printf("devices: %zu feth, %zu utun, %zu iptap\n", nf, nu, nt);
-		feth_print(cli, feth, nf, NULL);
-		utun_print(cli, utun, nu, NULL);
-		iptap_print(cli, iptap, nt, NULL);
+	out_init(o, stdout, cli->json);
+	print_open_object(o, NULL);
+	print_open_object(o, "loader");
+	print_uint(o, PRINT_ANY, "pid", "ifkitd: pid %u", st->pid);
+	print_u64(o, PRINT_JSON, "uptime_ms", NULL, (unsigned long long)st->uptime_ms);
+	print_u64(o, PRINT_FP, NULL, " up %llus", (unsigned long long)(st->uptime_ms / 1000));
+	print_string(o, PRINT_ANY, "socket", " socket %s", st->sock);
+	print_string(o, PRINT_ANY, "pin_dir", " pins %s", st->pin_dir);
+	print_string(o, PRINT_ANY, "netns", " netns %s", st->netns);
+	print_nl(o);
+	print_close_object(o);
+	print_u64(o, PRINT_FP, NULL, "devices: %llu feth", n[0]);
+	print_u64(o, PRINT_FP, NULL, ", %llu utun", n[1]);
+	print_u64(o, PRINT_FP, NULL, ", %llu iptap", n[2]);
+	print_nl(o);
+	for (size_t k = 0; k < NKINDS; k++) {
+		print_open_array(o, kinds[k]->object);
+		kinds[k]->print(o, items[k], n[k]);
+		print_close_array(o);
 	}
+	print_close_object(o);
+	out_end(o);
 	ret = EXIT_OK;
 cleanup:
 	free(st);
-	free(feth);
-	free(utun);
-	free(iptap);
+	for (size_t k = 0; k < NKINDS; k++)
+		free(items[k]);
 	return ret;
 }

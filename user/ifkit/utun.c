@@ -1,32 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* ifkit utun ...: utun devices are opened by programs (libutun); the CLI shows them. */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stdio.h>
 #include "cli.h"
-#include "ctl.h"
 #include "ifkit/utun.h"
-
-static void utun_usage(FILE *out)
-{
-	fprintf(out,
-"Usage: ifkit utun show [utunN] [-j]   owner pid, flags, MTU, packets/bytes/drops per\n"
-"                                       direction and errors by cause\n"
-"       ifkit utun set utunN flags LIST  LIST: none, or no_output and/or no_input\n"
-"                                       joined by commas (UTUN_OPT_FLAGS)\n"
-"\n"
-"utun devices exist while the program that opened them (utun_open() in libutun)\n"
-"keeps its descriptor open; closing it or exiting removes the device.\n"
-"out = stack -> client (what utunN sent), in = client -> stack (what utunN received).\n");
-}
-
-static const char *flags_str(uint32_t flags, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s%s%s", flags ? "" : "none",
-		 flags & UTUN_FLAGS_NO_OUTPUT ? "no_output " : "",
-		 flags & UTUN_FLAGS_NO_INPUT ? "no_input" : "");
-	return buf;
-}
 
 /* errors[UTUN_ERR_NONE] holds the non-IP frames the XDP program dropped. */
 static const char *cause_name(int i)
@@ -34,127 +10,70 @@ static const char *cause_name(int i)
 	return i == UTUN_ERR_NONE ? "non_ip" : utun_err_name((enum utun_err_cause)i);
 }
 
-void utun_print(struct cli *cli, const struct ifkit_utun_info *ui, size_t n, struct json *j)
+/* "out (stack -> client): N packets N bytes N drops" and its JSON object. */
+static void print_direction(struct out *o, const char *key, const char *label,
+			    unsigned long long packets, unsigned long long bytes,
+			    unsigned long long drops)
 {
-	char fb[32];
+	print_open_object(o, key);
+	print_string(o, PRINT_FP, NULL, "    %s:", label);
+	print_u64(o, PRINT_ANY, "packets", " %llu packets", packets);
+	print_u64(o, PRINT_ANY, "bytes", " %llu bytes", bytes);
+	print_u64(o, PRINT_ANY, "drops", " %llu drops", drops);
+	print_close_object(o);
+	print_nl(o);
+}
 
-	(void)cli;
-	for (size_t i = 0; i < n; i++) {
-		const struct ifkit_utun_info *u = &ui[i];
+static void print_utun(struct out *o, const struct ifkit_utun_info *u)
+{
+	char fmt[48];
 
-		if (j) {
-			json_obj_open(j, NULL);
-			json_str(j, "name", u->name);
-			json_u64(j, "unit", u->unit);
-			json_str(j, "netns", u->netns);
-			json_u64(j, "ifindex", u->ifindex);
-			json_u64(j, "owner_pid", u->owner_pid);
-			json_u64(j, "flags", u->flags);
-			json_bool(j, "no_output", u->flags & UTUN_FLAGS_NO_OUTPUT);
-			json_bool(j, "no_input", u->flags & UTUN_FLAGS_NO_INPUT);
-			json_u64(j, "mtu", u->mtu);
-			json_obj_open(j, "out");
-			json_u64(j, "packets", u->out_packets);
-			json_u64(j, "bytes", u->out_bytes);
-			json_u64(j, "drops", u->out_drops);
-			json_obj_close(j);
-			json_obj_open(j, "in");
-			json_u64(j, "packets", u->in_packets);
-			json_u64(j, "bytes", u->in_bytes);
-			json_u64(j, "drops", u->in_drops);
-			json_obj_close(j);
-			json_obj_open(j, "errors");
-			for (int k = 0; k < UTUN_STAT_CAUSES && k < UTUN_ERR_MAX; k++)
-				json_u64(j, cause_name(k), u->errors[k]);
-			json_obj_close(j);
-			json_obj_close(j);
-			continue;
-		}
-		printf("%s: owner pid %u netns %s ifindex %u mtu %u flags %s\n", u->name,
-		       u->owner_pid, u->netns[0] ? u->netns : "-", u->ifindex, u->mtu,
-		       flags_str(u->flags, fb, sizeof(fb)));
-		printf("    out (stack -> client): %llu packets %llu bytes %llu drops\n",
-		       (unsigned long long)u->out_packets, (unsigned long long)u->out_bytes,
-		       (unsigned long long)u->out_drops);
-		printf("    in  (client -> stack): %llu packets %llu bytes %llu drops\n",
-		       (unsigned long long)u->in_packets, (unsigned long long)u->in_bytes,
-		       (unsigned long long)u->in_drops);
-		printf("    errors:");
-		for (int k = 0; k < UTUN_STAT_CAUSES && k < UTUN_ERR_MAX; k++)
-			printf(" %s %llu", cause_name(k), (unsigned long long)u->errors[k]);
-		printf("\n");
+	print_open_object(o, NULL);
+	print_string(o, PRINT_ANY, "name", "%s:", u->name);
+	print_uint(o, PRINT_JSON, "unit", NULL, u->unit);
+	print_uint(o, PRINT_ANY, "owner_pid", " owner pid %u", u->owner_pid);
+	print_string(o, PRINT_JSON, "netns", NULL, u->netns);
+	print_string(o, PRINT_FP, NULL, " netns %s", u->netns[0] ? u->netns : "-");
+	print_uint(o, PRINT_ANY, "ifindex", " ifindex %u", u->ifindex);
+	print_uint(o, PRINT_ANY, "mtu", " mtu %u", u->mtu);
+	print_uint(o, PRINT_JSON, "flags", NULL, u->flags);	/* text: the words below */
+	print_string(o, PRINT_FP, NULL, "%s", " flags ");
+	print_bool(o, PRINT_FP, NULL, "%s", !u->flags, "none", NULL);
+	print_bool(o, PRINT_ANY, "no_output", "%s", u->flags & UTUN_FLAGS_NO_OUTPUT,
+		   "no_output ", NULL);
+	print_bool(o, PRINT_ANY, "no_input", "%s", u->flags & UTUN_FLAGS_NO_INPUT, "no_input",
+		   NULL);
+	print_nl(o);
+	print_direction(o, "out", "out (stack -> client)", u->out_packets, u->out_bytes,
+			u->out_drops);
+	print_direction(o, "in", "in  (client -> stack)", u->in_packets, u->in_bytes,
+			u->in_drops);
+	print_open_object(o, "errors");
+	print_string(o, PRINT_FP, NULL, "%s", "    errors:");
+	for (int k = 0; k < UTUN_STAT_CAUSES && k < UTUN_ERR_MAX; k++) {
+		/* the cause names are fixed words: safe inside a format */
+		snprintf(fmt, sizeof(fmt), " %s %%llu", cause_name(k));
+		print_u64(o, PRINT_ANY, cause_name(k), fmt, u->errors[k]);
 	}
+	print_close_object(o);
+	print_nl(o);
+	print_close_object(o);
 }
 
-static void print_items(struct cli *cli, const void *items, size_t n, struct json *j)
+static void print_items(struct out *o, const void *items, size_t n)
 {
-	utun_print(cli, items, n, j);
+	const struct ifkit_utun_info *ui = items;
+
+	for (size_t i = 0; i < n; i++)
+		print_utun(o, &ui[i]);
 }
 
-static const struct cli_show utun_show = {
-	.what = "utun show", .cmd = IFKIT_CMD_UTUN_SHOW, .type = IFKIT_ITEM_UTUN,
+const struct cli_show utun_show = {
+	.object = "utun", .cmd = IFKIT_CMD_UTUN_SHOW, .type = IFKIT_ITEM_UTUN,
 	.item_size = sizeof(struct ifkit_utun_info), .print = print_items,
+	.notes =
+"`ifkit utun` alone, or with -j, is `ifkit utun show`.\n"
+"utun devices exist while the program that opened them (utun_open() in libutun)\n"
+"keeps its descriptor open; closing it or exiting removes the device.\n"
+"out = stack -> client (what utunN sent), in = client -> stack (what utunN received).\n",
 };
-
-static int parse_flags(const char *arg, uint32_t *flags)
-{
-	char buf[64], *tok, *save = NULL;
-
-	if (strlen(arg) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, arg);
-	*flags = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "none") || !strcmp(tok, "0"))
-			continue;
-		else if (!strcmp(tok, "no_output") || !strcmp(tok, "no-output"))
-			*flags |= UTUN_FLAGS_NO_OUTPUT;
-		else if (!strcmp(tok, "no_input") || !strcmp(tok, "no-input"))
-			*flags |= UTUN_FLAGS_NO_INPUT;
-		else
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static int utun_set(struct cli *cli, int argc, char **argv)
-{
-	struct ifkit_req req;
-	struct ifkit_rep rep;
-	uint32_t flags;
-	int err;
-
-	if (argc != 3 || strcmp(argv[1], "flags") || strlen(argv[0]) >= sizeof(req.name)) {
-		utun_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (parse_flags(argv[2], &flags)) {
-		fprintf(stderr, "ifkit: utun set: unknown flags '%s' (none, no_output, no_input)\n",
-			argv[2]);
-		return EXIT_USAGE;
-	}
-	ctl_req_init(&req, IFKIT_CMD_UTUN_SET_FLAGS);
-	strcpy(req.name, argv[0]);
-	req.value = flags;
-	err = cli_call(cli, &req, &rep, NULL, NULL, NULL);
-	if (err) {
-		cli_report(&rep, err, "utun set");
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
-}
-
-int cmd_utun(struct cli *cli, int argc, char **argv)
-{
-	if (argc == 0 || cli_wants_help(argc, argv)) {
-		utun_usage(argc == 0 ? stderr : stdout);
-		return argc == 0 ? EXIT_USAGE : EXIT_OK;
-	}
-	if (!strcmp(argv[0], "show") || !strcmp(argv[0], "list") || !strcmp(argv[0], "ls"))
-		return cli_show(cli, &utun_show, argc - 1, argv + 1);
-	if (!strcmp(argv[0], "set"))
-		return utun_set(cli, argc - 1, argv + 1);
-	fprintf(stderr, "ifkit: utun: unknown command '%s'\n", argv[0]);
-	utun_usage(stderr);
-	return EXIT_USAGE;
-}

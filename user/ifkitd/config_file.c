@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* The loader's config file: each line is an `ifkit` command, run at start. */
+/*
+ * The loader's config file: each line is an `ifkit` command (the CLI's own
+ * grammar, user/lib/cmdline.c), run at start.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +13,7 @@
 
 int ifkitd_apply_config(struct ifkitd *d)
 {
-	char line[512], err[160];
+	char line[CONFIG_LINE_MAX + 1], err[160];
 	unsigned int lineno = 0;
 	FILE *f;
 
@@ -28,12 +31,27 @@ int ifkitd_apply_config(struct ifkitd *d)
 		pr_err("%s: %s", d->config_path, strerror(-err));
 		return err;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	for (;;) {
 		struct ifkit_req req;
 		struct reply r = { .fd = -1 };
 		int ret;
 
-		lineno++;
+		ret = config_read_line(f, line, sizeof(line), &lineno);
+		if (ret == 0)
+			break;
+		if (ret == -E2BIG || ret == -EINVAL) {
+			/* Never run what is left of a line: report it whole and go on. */
+			if (ret == -E2BIG)
+				pr_err("%s:%u: line too long (more than %d characters), ignored",
+				       d->config_path, lineno, CONFIG_LINE_MAX);
+			else
+				pr_err("%s:%u: NUL byte in line, ignored", d->config_path, lineno);
+			continue;
+		}
+		if (ret < 0) {
+			pr_err("%s: %s", d->config_path, strerror(-ret));
+			break;
+		}
 		ret = config_parse_line(line, &req, err, sizeof(err));
 		if (ret == 1)
 			continue;
@@ -43,11 +61,10 @@ int ifkitd_apply_config(struct ifkitd *d)
 		}
 		ret = ifkitd_dispatch(d, NULL, &req, d->home_ns_fd, &r);
 		/* A restarted loader finds its devices already there: that is fine. */
+		/* Success is logged by the module ("feth0: created"), once. */
 		if (ret && ret != -EEXIST && !(req.cmd == IFKIT_CMD_FETH_PEER && ret == -EBUSY))
 			pr_err("%s:%u: %s", d->config_path, lineno,
 			       r.hdr.msg[0] ? r.hdr.msg : strerror(-ret));
-		else if (!ret && r.hdr.name[0])
-			pr_info("%s:%u: created %s", d->config_path, lineno, r.hdr.name);
 		free(r.items);
 	}
 	fclose(f);

@@ -26,9 +26,11 @@
 #include "bpffs.h"
 #include "config.h"
 #include "ctl.h"
+#include "ifkit/version.h"
 #include "ifkitd.h"
 #include "log.h"
 #include "netns.h"
+#include "sd_notify.h"
 
 /* Send r in as many datagrams as its items need; never blocks on a slow reader. */
 static int reply_send(int sock, struct reply *r)
@@ -191,6 +193,7 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		char raw[sizeof(struct ifkit_req) + 64];
 	} in;
 	const char *why = NULL;
+	struct ucred sender;
 	int ns_fd = -1, err;
 	ssize_t n;
 
@@ -198,7 +201,7 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		client_free(d, c);
 		return;
 	}
-	n = ctl_recv(w->fd, in.raw, sizeof(in.raw), &ns_fd);
+	n = ctl_recv_cred(w->fd, in.raw, sizeof(in.raw), &ns_fd, &sender);
 	if (n == -EAGAIN || n == -EINTR)
 		return;		/* spurious wake-up: the connection is fine */
 	if (n == 0 || (n < 0 && n != -EMSGSIZE)) {
@@ -219,7 +222,12 @@ static void client_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 		}
 		reply_error(&r, err, "malformed request: %s", why ? why : "too long");
 		pr_warn("client pid %d: malformed request: %s", c->pid, why ? why : "too long");
-	} else if (!cmd_permitted(in.req.cmd, c->uid)) {
+	} else if (!cmd_permitted(in.req.cmd, c->uid ? c->uid : sender.uid)) {
+		/*
+		 * Root is who opened the connection (SO_PEERCRED) and who sends
+		 * this message (SCM_CREDENTIALS): a connection a root process
+		 * opened and a process that dropped root inherited changes nothing.
+		 */
 		r.hdr.cmd = in.req.cmd;
 		r.hdr.seq = in.req.seq;
 		reply_error(&r, -EPERM, "root privileges required");
@@ -274,7 +282,7 @@ static int refusal_flush(struct ifkitd *d)
 
 static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 {
-	int sndbuf = 4 << 20;
+	int sndbuf = 4 << 20, one = 1;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct client *c;
@@ -303,6 +311,8 @@ static void listen_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 	}
 	/* Room for a long answer (status of many devices) without EAGAIN. */
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+	/* Every request carries its sender's credentials (see client_cb). */
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	c->pid = cred.pid;
 	c->uid = cred.uid;
 	c->w.fd = fd;
@@ -385,8 +395,10 @@ static int listen_on(struct ifkitd *d)
 			return -errno;
 	}
 	probe = ctl_connect(d->sock_path);
-	if (probe >= 0) {
-		close(probe);
+	/* A loader that is stopped with a full backlog still owns the socket. */
+	if (probe >= 0 || probe == -ETIMEDOUT || probe == -EAGAIN) {
+		if (probe >= 0)
+			close(probe);
 		pr_err("another ifkitd is serving %s", d->sock_path);
 		return -EADDRINUSE;
 	}
@@ -436,16 +448,20 @@ static int enter_private_netns(struct ifkitd *d, bool create)
 	return 0;
 }
 
+/*
+ * libbpf's lines ("libbpf: ...") go through our log: same time stamp or
+ * priority.  Its closing summaries of a failed load repeat the cause it
+ * already printed, and the module logs the failure with its step: debug only.
+ */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG && log_get_level() < LOG_LVL_DEBUG)
-		return 0;
-	if (level == LIBBPF_INFO && log_get_level() < LOG_LVL_DEBUG)
-		return 0;
-	if (level == LIBBPF_WARN && log_get_level() < LOG_LVL_WARN)
-		return 0;
-	fputs("ifkitd: libbpf: ", stderr);
-	return vfprintf(stderr, fmt, ap);
+	enum log_level lvl = level == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG;
+
+	if (!strncmp(fmt, "libbpf: failed to load object", 29) ||
+	    !strncmp(fmt, "libbpf: failed to load BPF skeleton", 35))
+		lvl = LOG_LVL_DEBUG;
+	log_vmsg(lvl, fmt, ap);
+	return 0;
 }
 
 /* --teardown: remove every device, pin and the private namespace. */
@@ -491,7 +507,12 @@ static void usage(FILE *out)
 "      --teardown      remove all ifkit devices, pins and the private namespace, then exit\n"
 "  -v, --verbose       more log output (repeat for debug)\n"
 "  -q, --quiet         errors only\n"
-"  -h, --help          this text\n",
+"  -V, --version       print the version and exit\n"
+"  -h, --help          this text\n"
+"\n"
+"Under systemd (Type=notify) it reports READY=1 once the socket answers and the\n"
+"config's devices exist.  Log lines start with the time, or with a syslog\n"
+"priority when stderr is the journal.\n",
 		IFKIT_DEFAULT_CONFIG, IFKIT_DEFAULT_SOCK, IFKIT_DEFAULT_PIN_DIR,
 		IFKIT_DEFAULT_NETNS);
 }
@@ -509,11 +530,12 @@ static int parse_args(struct ifkitd *d, int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
 	};
 	int level = LOG_LVL_INFO, opt;
 
-	while ((opt = getopt_long(argc, argv, "c:s:p:n:vqh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:p:n:vqhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': d->config_path = optarg; d->config_explicit = true; break;
 		case 'N': d->config_path = NULL; break;
@@ -525,6 +547,7 @@ static int parse_args(struct ifkitd *d, int argc, char **argv)
 		case 'v': level++; break;
 		case 'q': level = LOG_LVL_ERROR; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': puts(IFKIT_VERSION_LINE("ifkitd")); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
 	}
@@ -595,13 +618,17 @@ static int setup(struct ifkitd *d)
 		return err;
 
 	for (size_t i = 0; ifkitd_modules[i]; i++) {
+		unsigned long errors = log_error_count();
+
 		/* fini runs for a module whose init failed half-way, too. */
 		d->modules_up = i + 1;
 		if (!ifkitd_modules[i]->init)
 			continue;
 		err = ifkitd_modules[i]->init(d);
 		if (err) {
-			pr_err("%s: %s", ifkitd_modules[i]->name, strerror(-err));
+			/* Once: the module's own line, with its step, if it wrote one. */
+			if (log_error_count() == errors)
+				pr_err("%s: %s", ifkitd_modules[i]->name, strerror(-err));
 			return err;
 		}
 	}
@@ -642,6 +669,8 @@ int main(int argc, char **argv)
 		.epoll_fd = -1, .listen_fd = -1, .signal_fd = -1,
 		.home_ns_fd = -1, .priv_ns_fd = -1,
 	};
+	struct sd_notifier notifier = { .fd = -1 };
+	char state[512];
 	int err;
 
 	log_set_prefix("ifkitd");
@@ -655,15 +684,26 @@ int main(int argc, char **argv)
 	if (d.teardown)
 		return teardown(&d) ? 1 : 0;
 
+	/* Before setup() enters the private namespace: an abstract notify
+	 * socket is only reachable from the namespace systemd runs in. */
+	err = sd_notifier_open(&notifier);
+	if (err)
+		pr_warn("NOTIFY_SOCKET %s: %s", getenv("NOTIFY_SOCKET"), strerror(-err));
 	d.start_ms = ifkitd_now_ms();
 	err = setup(&d);
 	if (!err)
 		err = ifkitd_apply_config(&d);
 	if (err) {
+		snprintf(state, sizeof(state), "ERRNO=%d", -err);
+		sd_notifier_send(&notifier, state);
 		cleanup(&d);
+		sd_notifier_close(&notifier);
 		return 1;
 	}
 	pr_info("ready: socket %s, pins %s, namespace %s", d.sock_path, d.pin_dir, d.netns_name);
+	/* The socket is listening and every module is up: clients may come. */
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=serving %s", d.sock_path);
+	sd_notifier_send(&notifier, state);
 	while (!d.stop) {
 		struct epoll_event evs[32];
 		int n = epoll_wait(d.epoll_fd, evs, 32, refusal_flush(&d));
@@ -680,6 +720,8 @@ int main(int argc, char **argv)
 		}
 		reap_clients(&d);
 	}
+	sd_notifier_send(&notifier, "STOPPING=1");
 	cleanup(&d);
+	sd_notifier_close(&notifier);
 	return 0;
 }

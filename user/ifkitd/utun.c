@@ -751,7 +751,13 @@ const struct ifkitd_module utun_module = {
 	.init = utun_init,
 	.fini = utun_fini,
 	.handle = utun_handle,
-	.unpriv_ops = IFKITD_OP_BIT(IFKIT_CMD_UTUN_SHOW),
+	/*
+	 * Getting flags/ifname is a query (as the seed's utun_ctl_getopt, which
+	 * checks no privilege): a client that opened as root and dropped it
+	 * keeps it.  SET_FLAGS stays root's, judged by the credentials of the
+	 * connection that carries it.
+	 */
+	.unpriv_ops = IFKITD_OP_BIT(IFKIT_CMD_UTUN_SHOW) | IFKITD_OP_BIT(IFKIT_CMD_UTUN_GET_FLAGS),
 	.link_event = utun_link_event,
 	.resync = utun_resync,
 	.count = utun_count,

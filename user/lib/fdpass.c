@@ -5,12 +5,19 @@
 #include <unistd.h>
 #include "fdpass.h"
 
+/* Room for the descriptors and, when the socket has SO_PASSCRED, credentials. */
 union fdpass_cbuf {
 	struct cmsghdr hdr;
-	char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX)];
+	char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
 };
 
 ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	return fdpass_send_cred(sock, buf, len, fds, nfds, NULL);
+}
+
+ssize_t fdpass_send_cred(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+			 const struct ucred *cred)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -19,17 +26,27 @@ ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_
 
 	if (nfds > FDPASS_MAX)
 		return -EINVAL;
-	if (nfds) {
+	if (nfds || cred) {
 		struct cmsghdr *cmsg;
 
 		memset(&cbuf, 0, sizeof(cbuf));
 		msg.msg_control = cbuf.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		msg.msg_controllen = (nfds ? CMSG_SPACE(sizeof(int) * nfds) : 0) +
+				     (cred ? CMSG_SPACE(sizeof(*cred)) : 0);
 		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+		if (cred) {
+			cmsg->cmsg_level = SOL_SOCKET;
+			cmsg->cmsg_type = SCM_CREDENTIALS;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(*cred));
+			memcpy(CMSG_DATA(cmsg), cred, sizeof(*cred));
+			cmsg = CMSG_NXTHDR(&msg, cmsg);
+		}
+		if (nfds) {
+			cmsg->cmsg_level = SOL_SOCKET;
+			cmsg->cmsg_type = SCM_RIGHTS;
+			cmsg->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * nfds);
+		}
 	}
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -38,6 +55,12 @@ ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_
 }
 
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t *nfds)
+{
+	return fdpass_recv_cred(sock, buf, len, fds, nfds, NULL);
+}
+
+ssize_t fdpass_recv_cred(int sock, void *buf, size_t len, int *fds, size_t *nfds,
+			 struct ucred *cred)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	union fdpass_cbuf cbuf;
@@ -51,6 +74,8 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t *nfds)
 
 	if (nfds)
 		*nfds = 0;
+	if (cred)
+		cred->uid = (uid_t)-1;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -60,6 +85,12 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t *nfds)
 		size_t count;
 		int in[FDPASS_MAX];
 
+		if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_CREDENTIALS &&
+		    cmsg->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			if (cred)
+				memcpy(cred, CMSG_DATA(cmsg), sizeof(*cred));
+			continue;
+		}
 		if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
 			continue;
 		count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);

@@ -18,4 +18,16 @@ ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_
  */
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t *nfds);
 
+/*
+ * The same with SCM_CREDENTIALS: send attaches *cred (may be NULL; the
+ * kernel accepts only ids the sender has), receive fills *cred (may be
+ * NULL; uid (uid_t)-1 when none came - the receiving socket needs
+ * SO_PASSCRED for the kernel to deliver them).
+ */
+struct ucred;
+ssize_t fdpass_send_cred(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+			 const struct ucred *cred);
+ssize_t fdpass_recv_cred(int sock, void *buf, size_t len, int *fds, size_t *nfds,
+			 struct ucred *cred);
+
 #endif

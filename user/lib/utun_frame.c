@@ -51,9 +51,19 @@ int utun_frame_family(const void *frame, size_t len)
 	return (int)ntohl(be);
 }
 
+/*
+ * Code ported from macOS may hard-code AF_INET6 as 30 (Darwin's value) in
+ * the header it writes; take it as IPv6 rather than drop every such packet.
+ * AF_INET is 2 on both.  Reads always carry the host's AF_INET6.
+ */
+static int host_family(int family)
+{
+	return family == UTUN_DARWIN_AF_INET6 ? AF_INET6 : family;
+}
+
 uint16_t utun_family_to_ethertype(int family)
 {
-	switch (family) {
+	switch (host_family(family)) {
 	case AF_INET:
 		return 0x0800;
 	case AF_INET6:
@@ -78,6 +88,7 @@ enum utun_err_cause utun_validate(int family, const void *pkt, size_t len, unsig
 	const uint8_t *p = pkt;
 	unsigned int version;
 
+	family = host_family(family);
 	if (family != AF_INET && family != AF_INET6)
 		return UTUN_ERR_BAD_FAMILY;
 	if (!pkt || len < IPV4_MIN_HDR)

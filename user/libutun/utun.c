@@ -81,6 +81,21 @@ static int call(const char *sock_path, struct ifkit_req *req, int send_fd,
 	return err;
 }
 
+/* A stopped or overloaded loader: ctl.c gave up after IFKIT_TIMEOUT (default 5 s). */
+static int call_timed(const char *sock_path, struct ifkit_req *req, int send_fd,
+		      struct ifkit_rep *rep, int *rep_fd)
+{
+	int err = call(sock_path, req, send_fd, rep, rep_fd);
+	char msg[256];
+
+	if (err == -ETIMEDOUT) {
+		ctl_timeout_describe(msg, sizeof(msg), sock_path_of(sock_path),
+				     ctl_timeout_default());
+		fprintf(stderr, "libutun: %s\n", msg);
+	}
+	return err;
+}
+
 int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_len)
 {
 	struct ifkit_req req;
@@ -95,7 +110,7 @@ int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_le
 	if (ns_fd < 0)
 		return -1;
 	memset(&rep, 0, sizeof(rep));
-	err = call(sock_path, &req, ns_fd, &rep, &fd);
+	err = call_timed(sock_path, &req, ns_fd, &rep, &fd);
 	close(ns_fd);
 	if (err) {
 		if (fd >= 0)
@@ -219,7 +234,7 @@ static int flags_call(int fd, enum ifkit_cmd cmd, uint32_t value, struct ifkit_r
 	ctl_req_init(&req, cmd);
 	req.value = value;
 	memset(rep, 0, sizeof(*rep));
-	err = call(NULL, &req, fd, rep, NULL);
+	err = call_timed(NULL, &req, fd, rep, NULL);
 	return err ? set_errno(-err) : 0;
 }
 
@@ -246,16 +261,65 @@ int utun_set_flags(int fd, uint32_t flags)
 
 int utun_get_ifname(int fd, char *ifname, size_t len)
 {
-	struct ifkit_rep rep;
+	size_t got = len;
 
 	if (!ifname || !len)
 		return set_errno(EINVAL);
-	if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
-		return -1;
-	if (strlen(rep.name) >= len)
-		return set_errno(ENAMETOOLONG);
-	strcpy(ifname, rep.name);
-	return 0;
+	return utun_getopt(fd, UTUN_OPT_IFNAME, ifname, &got);
+}
+
+/*
+ * The seed's utun_ctl_getopt: UTUN_OPT_FLAGS needs exactly a u32
+ * (EMSGSIZE otherwise); UTUN_OPT_IFNAME is snprintf'd into the buffer,
+ * truncated if short, and *len set to the full length plus the NUL, so a
+ * caller sees the truncation; anything else is ENOPROTOOPT.  Getting needs
+ * no privilege: holding the descriptor is the right to ask.
+ */
+int utun_getopt(int fd, int opt, void *val, size_t *len)
+{
+	struct ifkit_rep rep;
+
+	if (!len || (*len && !val))
+		return set_errno(EFAULT);
+	switch (opt) {
+	case UTUN_OPT_FLAGS:
+		if (*len != sizeof(uint32_t))
+			return set_errno(EMSGSIZE);
+		if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
+			return -1;
+		memcpy(val, &rep.value, sizeof(uint32_t));
+		return 0;
+	case UTUN_OPT_IFNAME:
+		if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
+			return -1;
+		*len = (size_t)snprintf(val, *len, "%s", rep.name) + 1;
+		return 0;
+	}
+	return set_errno(ENOPROTOOPT);
+}
+
+/*
+ * The seed's utun_ctl_setopt: UTUN_OPT_FLAGS is privileged (checked first,
+ * as the seed does, then the length: EMSGSIZE); every other option is
+ * ENOPROTOOPT.  The euid check here only orders the errors as the seed
+ * does: the loader decides, from the credentials of the connection this
+ * call opens (libutun never keeps a control connection across calls, so a
+ * process that dropped root is judged as it is now).
+ */
+int utun_setopt(int fd, int opt, const void *val, size_t len)
+{
+	uint32_t flags;
+
+	if (opt != UTUN_OPT_FLAGS)
+		return set_errno(ENOPROTOOPT);
+	if (geteuid() != 0)
+		return set_errno(EPERM);
+	if (len != sizeof(uint32_t))
+		return set_errno(EMSGSIZE);
+	if (!val)
+		return set_errno(EFAULT);
+	memcpy(&flags, val, sizeof(flags));
+	return utun_set_flags(fd, flags);
 }
 
 ssize_t utun_write(int fd, int family, const void *pkt, size_t len)
