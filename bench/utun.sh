@@ -12,13 +12,14 @@
 # across it.  One wire per device type: TUN one packet per read/write, TUN
 # with IFF_VNET_HDR + TUNSETOFFLOAD (CSUM|TSO4|TSO6|USO4|USO6) -- what
 # wireguard-go uses, the reference ("tun-vnet") --, utun over the descriptor
-# (loader relay, batches) and utun's fast path (shared AF_XDP rings);
+# with plain read()/write() (macOS's API, "utun-plain") and with batches
+# ("utun-socket"), and utun's fast path (shared AF_XDP rings, "utun");
 # MTU 1500 and 65535, interleaved, medians, ratios against tun-vnet.
 #
 # Usage (root):  BUILD=build bench/utun.sh
 #   DUR=10 REPS=3  seconds per run, runs per case (default BENCH_SECS, BENCH_RUNS)
 #   WIRE=0         skip the wire benchmark; TUNNEL=0 skip the ifkit-tunnel one
-#   WIRE_MTUS="1500 65535"  WIRE_CASES="tun tun-vnet utun-socket utun"
+#   WIRE_MTUS="1500 65535"  WIRE_CASES="tun tun-vnet utun-plain utun-socket utun"
 #   SOCKET_RELAY=1 also measure utun without the fast path (packets relayed
 #                  by the loader over the descriptor's socket)
 # Everything it makes (namespaces, a private loader, pins, processes) is
@@ -31,7 +32,7 @@ REPS=${REPS:-${BENCH_RUNS:-3}}
 WIRE=${WIRE:-1}
 TUNNEL=${TUNNEL:-1}
 WIRE_MTUS=${WIRE_MTUS:-1500 65535}
-WIRE_CASES=${WIRE_CASES:-tun tun-vnet utun-socket utun}
+WIRE_CASES=${WIRE_CASES:-tun tun-vnet utun-plain utun-socket utun}
 ID=$$
 NWA=ifkb$ID-wa
 NWB=ifkb$ID-wb

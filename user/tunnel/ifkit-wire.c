@@ -13,6 +13,8 @@
  * Backends:
  *   utun         libutun, fast path (shared AF_XDP rings), batches of 64
  *   utun-socket  libutun, packets over the descriptor (loader relay), batches
+ *   utun-plain   libutun's descriptor with plain read()/write(), one packet per
+ *                call: macOS's API, framed packets passed through unchanged
  *   tun          /dev/net/tun, IFF_TUN|IFF_NO_PI, one packet per read/write
  *   tun-vnet     same with IFF_VNET_HDR + TUNSETOFFLOAD(CSUM|TSO4|TSO6|USO4|USO6):
  *                64 KB GSO super-packets cross with their virtio_net_hdr
@@ -45,7 +47,7 @@
 #define TUN_F_USO6	0x40
 #endif
 
-enum backend { BE_UTUN, BE_UTUN_SOCKET, BE_TUN, BE_TUN_VNET };
+enum backend { BE_UTUN, BE_UTUN_SOCKET, BE_UTUN_PLAIN, BE_TUN, BE_TUN_VNET };
 
 struct wire_dir {
 	int from, to;
@@ -68,7 +70,7 @@ struct wire {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: ifkit-wire --backend utun|utun-socket|tun|tun-vnet --ns-a NSA --ns-b NSB\n"
+"Usage: ifkit-wire --backend utun|utun-socket|utun-plain|tun|tun-vnet --ns-a NSA --ns-b NSB\n"
 "                  [--addr-a A] [--addr-b B] [--mtu M] [--socket PATH] [-q]\n"
 "Reads every packet of a device in NSA and writes it to a device in NSB, and\n"
 "back (a user-space wire for benchmarks and tests).  Runs until SIGTERM.\n");
@@ -134,6 +136,7 @@ static int side_open(struct wire *w, int i)
 	switch (w->be) {
 	case BE_UTUN:
 	case BE_UTUN_SOCKET:
+	case BE_UTUN_PLAIN:
 		fd = utun_open_at(w->sock_path, -1, w->ifname[i], IFNAMSIZ);
 		if (fd < 0)
 			fd = -errno;
@@ -261,6 +264,8 @@ int main(int argc, char **argv)
 		w.be = BE_UTUN;
 	else if (!strcmp(backend, "utun-socket"))
 		w.be = BE_UTUN_SOCKET;
+	else if (!strcmp(backend, "utun-plain"))
+		w.be = BE_UTUN_PLAIN;
 	else if (!strcmp(backend, "tun"))
 		w.be = BE_TUN;
 	else if (!strcmp(backend, "tun-vnet"))
