@@ -6,6 +6,7 @@
  * removed utuns off the control loop, and the AF_XDP sockets themselves
  * (UMEM geometry, growth).  See utun.c for the device life cycle.
  */
+#include "fdpass.h"
 #include "utun_int.h"
 
 /* ---- relay thread ---- */
@@ -184,13 +185,6 @@ static int grow(struct relay_worker *w, struct utun_dev *u);
 static bool handoff(struct relay_worker *w, struct utun_dev *u)
 {
 	struct utun_shm_hello *h = calloc(1, sizeof(*h));
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cmsg;
 	int fds[2] = { u->xsk_fd, u->memfd };
 	ssize_t n;
 
@@ -213,17 +207,9 @@ static bool handoff(struct relay_worker *w, struct utun_dev *u)
 	memcpy(h->hid_mac, u->hid_mac, 6);
 	h->ntx_free = u->tx_nfree;
 	memcpy(h->tx_free, u->tx_free, u->tx_nfree * sizeof(u->tx_free[0]));
-	iov.iov_base = h;
-	iov.iov_len = sizeof(*h);
-	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-	n = sendmsg(u->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = fdpass_send_nowait(u->sock, h, sizeof(*h), fds, 2);
+	if (n < 0)
+		errno = (int)-n;
 	if (n == (ssize_t)sizeof(*h)) {
 		u->fast = true;
 		u->tx_nfree = 0;

@@ -21,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "fast.h"
+#include "fdpass.h"
 #include "ifkit/utun.h"
 #include "utun_shm.h"
 
@@ -102,47 +103,22 @@ static void fast_free(struct utun_fast *f)
 static int recv_hello(int sock, struct utun_shm_hello *h, int fds[2])
 {
 	for (int tries = 0; tries < 4096; tries++) {
-		union {
-			struct cmsghdr hdr;
-			char buf[CMSG_SPACE(4 * sizeof(int))];
-		} cbuf;
-		struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		struct cmsghdr *cmsg;
-		int got = 0;
+		size_t got = 2;
 		ssize_t n;
 
 		if (poll(&pfd, 1, 2000) <= 0)
 			return -ETIMEDOUT;
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		n = fdpass_recv_nowait(sock, h, sizeof(*h), fds, &got);
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-			int nf, tmp[4];
-
-			if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			nf = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			if (nf > 4)
-				nf = 4;
-			memcpy(tmp, CMSG_DATA(cmsg), (size_t)nf * sizeof(int));
-			for (int i = 0; i < nf; i++) {
-				if (got < 2)
-					fds[got++] = tmp[i];
-				else
-					close(tmp[i]);
-			}
-		}
+		if (n == -EAGAIN || n == -EINTR || n == -EMSGSIZE)
+			continue;	/* a queued packet, not the hello */
+		if (n < 0)
+			return (int)n;
 		if (n == (ssize_t)sizeof(*h) && h->magic == UTUN_SHM_MAGIC && got == 2)
 			return 0;
-		for (int i = 0; i < got; i++)
+		for (size_t i = 0; i < got; i++)
 			close(fds[i]);
 	}
 	return -EPROTO;
