@@ -1691,7 +1691,8 @@ static void test_many_clients(void)
 	CU_ASSERT(h_wait_for(no_hidden_ends, NULL, 5000));
 	fd1 = loader_fd_count();
 	rss1 = loader_rss_kb();
-	CU_ASSERT_EQUAL(fd1, fd0);
+	/* no growth (fewer is fine: a connection or a reaped socket of the warm-up was still open) */
+	CU_ASSERT(fd1 <= fd0);
 	CU_ASSERT(rss1 - rss0 < 2048);
 	printf("\n    loader fds %d -> %d, RSS %ld -> %ld kB\n", fd0, fd1, rss0, rss1);
 	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link | grep -q utun", ns), 0);
