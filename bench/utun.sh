@@ -7,8 +7,19 @@
 # (packets/s received).  Runs are interleaved (utun, tun, utun, tun, ...) and
 # the median of REPS runs is reported with the utun/tun ratio.
 #
+# Then the "wire" benchmark: ifkit-wire reads every packet of a device in
+# one namespace and writes it to a device in another, and back; iperf3 runs
+# across it.  One wire per device type: TUN one packet per read/write, TUN
+# with IFF_VNET_HDR + TUNSETOFFLOAD (CSUM|TSO4|TSO6|USO4|USO6) -- what
+# wireguard-go uses, the reference ("tun-vnet") --, utun over the descriptor
+# with plain read()/write() (macOS's API, "utun-plain") and with batches
+# ("utun-socket"), and utun's fast path (shared AF_XDP rings, "utun");
+# MTU 1500 and 65535, interleaved, medians, ratios against tun-vnet.
+#
 # Usage (root):  BUILD=build bench/utun.sh
-#   DUR=10 REPS=3  seconds per run, runs per case
+#   DUR=10 REPS=3  seconds per run, runs per case (default BENCH_SECS, BENCH_RUNS)
+#   WIRE=0         skip the wire benchmark; TUNNEL=0 skip the ifkit-tunnel one
+#   WIRE_MTUS="1500 65535"  WIRE_CASES="tun tun-vnet utun-plain utun-socket utun"
 #   SOCKET_RELAY=1 also measure utun without the fast path (packets relayed
 #                  by the loader over the descriptor's socket)
 # Everything it makes (namespaces, a private loader, pins, processes) is
@@ -16,9 +27,15 @@
 # its own namespaces.
 set -u
 BUILD=${BUILD:-build}
-DUR=${DUR:-10}
-REPS=${REPS:-3}
+DUR=${DUR:-${BENCH_SECS:-10}}
+REPS=${REPS:-${BENCH_RUNS:-3}}
+WIRE=${WIRE:-1}
+TUNNEL=${TUNNEL:-1}
+WIRE_MTUS=${WIRE_MTUS:-1500 65535}
+WIRE_CASES=${WIRE_CASES:-tun tun-vnet utun-plain utun-socket utun}
 ID=$$
+NWA=ifkb$ID-wa
+NWB=ifkb$ID-wb
 NSA=ifkb$ID-a
 NSB=ifkb$ID-b
 PRIV=ifkb$ID-priv
@@ -40,6 +57,8 @@ cleanup() {
 	if [ -n "$LOADER" ]; then kill "$LOADER" 2>/dev/null; wait "$LOADER" 2>/dev/null; fi
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
+	ip netns del "$NWA" 2>/dev/null
+	ip netns del "$NWB" 2>/dev/null
 	"$BUILD/ifkitd" -q -s "$SOCK" -p "$PIN" -n "$PRIV" --teardown 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -117,6 +136,7 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print 0; else print a[int((
 
 CASES="utun tun"
 [ "${SOCKET_RELAY:-0}" = 1 ] && CASES="$CASES utun-socket"
+[ "$TUNNEL" = 1 ] || CASES=
 for rep in $(seq "$REPS"); do
 	for b in $CASES; do
 		start_tunnel "$b" || exit 1
@@ -131,16 +151,94 @@ for rep in $(seq "$REPS"); do
 	done
 done
 
-ut=$(median <"$TMP/utun.tcp"); tt=$(median <"$TMP/tun.tcp")
-uu=$(median <"$TMP/utun.udp"); tu=$(median <"$TMP/tun.udp")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-echo
-echo "ifkit-tunnel, median of $REPS x ${DUR}s (utun = libutun fast path, tun = /dev/net/tun)"
-printf '%-14s %10s %10s %8s\n' "" utun tun "utun/tun"
-printf '%-14s %10s %10s %8s\n' "TCP Gbit/s" "$ut" "$tt" "$(ratio "$ut" "$tt")"
-printf '%-14s %10s %10s %8s\n' "UDP-64 kpps" "$uu" "$tu" "$(ratio "$uu" "$tu")"
-if [ -f "$TMP/utun-socket.tcp" ]; then
-	st=$(median <"$TMP/utun-socket.tcp"); su=$(median <"$TMP/utun-socket.udp")
-	echo "utun-socket (loader relay, no fast path): TCP $st Gbit/s ($(ratio "$st" "$tt")x tun)," \
-		"UDP-64 $su kpps ($(ratio "$su" "$tu")x tun)"
+if [ "$TUNNEL" = 1 ]; then
+	ut=$(median <"$TMP/utun.tcp"); tt=$(median <"$TMP/tun.tcp")
+	uu=$(median <"$TMP/utun.udp"); tu=$(median <"$TMP/tun.udp")
+	echo
+	echo "ifkit-tunnel, median of $REPS x ${DUR}s (utun = libutun fast path, tun = /dev/net/tun)"
+	printf '%-14s %10s %10s %8s\n' "" utun tun "utun/tun"
+	printf '%-14s %10s %10s %8s\n' "TCP Gbit/s" "$ut" "$tt" "$(ratio "$ut" "$tt")"
+	printf '%-14s %10s %10s %8s\n' "UDP-64 kpps" "$uu" "$tu" "$(ratio "$uu" "$tu")"
+	if [ -f "$TMP/utun-socket.tcp" ]; then
+		st=$(median <"$TMP/utun-socket.tcp"); su=$(median <"$TMP/utun-socket.udp")
+		echo "utun-socket (loader relay, no fast path): TCP $st Gbit/s ($(ratio "$st" "$tt")x tun)," \
+			"UDP-64 $su kpps ($(ratio "$su" "$tu")x tun)"
+	fi
 fi
+
+[ "$WIRE" = 1 ] || exit 0
+
+# ---- the wire: device A in NWA <-> ifkit-wire <-> device B in NWB ----
+ip netns add "$NWA" && ip netns add "$NWB" || exit 1
+ip -n "$NWA" link set lo up
+ip -n "$NWB" link set lo up
+
+start_wire() {	# CASE MTU
+	"$BUILD/ifkit-wire" -q --backend "$1" --ns-a "$NWA" --ns-b "$NWB" --mtu "$2" \
+		--socket "$SOCK" >"$TMP/wire.log" 2>&1 &
+	WP=$!
+	PIDS="$WP"
+	for i in $(seq 50); do
+		ip netns exec "$NWA" ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench/utun.sh: wire $1 mtu $2 did not come up" >&2
+	cat "$TMP/wire.log" >&2
+	return 1
+}
+
+wire_tcp() {
+	ip netns exec "$NWB" iperf3 -s -B 10.80.0.2 -1 >/dev/null 2>&1 &
+	s=$!
+	for i in $(seq 30); do
+		ip netns exec "$NWB" ss -Hltn 'sport = :5201' | grep -q . && break
+		sleep 0.1
+	done
+	ip netns exec "$NWA" iperf3 -c 10.80.0.2 -t "$DUR" -J 2>/dev/null |
+		jq -r '.end.sum_received.bits_per_second // 0 | . / 1e9 * 100 | round / 100'
+	wait $s 2>/dev/null
+}
+
+wire_udp() {
+	ip netns exec "$NWB" iperf3 -s -B 10.80.0.2 -1 >/dev/null 2>&1 &
+	s=$!
+	for i in $(seq 30); do
+		ip netns exec "$NWB" ss -Hltn 'sport = :5201' | grep -q . && break
+		sleep 0.1
+	done
+	ip netns exec "$NWA" iperf3 -c 10.80.0.2 -u -l 64 -b 0 -t "$DUR" -J 2>/dev/null |
+		jq -r '.end.sum as $s | if $s.seconds > 0 then
+			(($s.packets - $s.lost_packets) / $s.seconds / 1000 | round) else 0 end'
+	wait $s 2>/dev/null
+}
+
+for rep in $(seq "$REPS"); do
+	for mtu in $WIRE_MTUS; do
+		for c in $WIRE_CASES; do
+			start_wire "$c" "$mtu" || { kill $PIDS 2>/dev/null; wait $PIDS 2>/dev/null; continue; }
+			t=$(wire_tcp)
+			u=$(wire_udp)
+			kill $PIDS 2>/dev/null
+			wait $PIDS 2>/dev/null
+			PIDS=
+			echo "$t" >>"$TMP/wire-$c-$mtu.tcp"
+			echo "$u" >>"$TMP/wire-$c-$mtu.udp"
+			echo "wire run $rep mtu $mtu $c: TCP $t Gbit/s, UDP-64 $u kpps"
+		done
+	done
+done
+
+echo
+echo "wire (ifkit-wire between two namespaces), median of $REPS x ${DUR}s; ratios to tun-vnet"
+printf '%-6s %-12s %10s %8s %12s %8s\n' mtu device "TCP Gbit/s" "/vnet" "UDP-64 kpps" "/vnet"
+for mtu in $WIRE_MTUS; do
+	rt=$(median <"$TMP/wire-tun-vnet-$mtu.tcp" 2>/dev/null)
+	ru=$(median <"$TMP/wire-tun-vnet-$mtu.udp" 2>/dev/null)
+	for c in $WIRE_CASES; do
+		[ -f "$TMP/wire-$c-$mtu.tcp" ] || continue
+		t=$(median <"$TMP/wire-$c-$mtu.tcp"); u=$(median <"$TMP/wire-$c-$mtu.udp")
+		printf '%-6s %-12s %10s %8s %12s %8s\n' "$mtu" "$c" "$t" "$(ratio "$t" "${rt:-0}")" \
+			"$u" "$(ratio "$u" "${ru:-0}")"
+	done
+done

@@ -39,7 +39,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } utun_stats SEC(".maps");
 
-SEC("xdp")
+/* xdp.frags: packets beyond one page (MTU up to 65535) and no veth MTU cap. */
+SEC("xdp.frags")
 int utun_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
@@ -72,12 +73,19 @@ int utun_xdp(struct xdp_md *ctx)
 			st->no_output_drops++;
 		return XDP_DROP;
 	}
-	/* No socket for the unit (client gone): drop. */
-	if (bpf_redirect_map(&utun_xsks, unit, XDP_DROP) != XDP_REDIRECT)
+	/*
+	 * No socket for the unit (client gone): drop and count.  A redirect
+	 * that fails later (rx ring full, no fill frame) is counted by the
+	 * socket itself (XDP_STATISTICS), which the loader reads.
+	 */
+	if (bpf_redirect_map(&utun_xsks, unit, XDP_DROP) != XDP_REDIRECT) {
+		if (st)
+			st->no_socket_drops++;
 		return XDP_DROP;
+	}
 	if (st) {
 		st->redirected++;
-		st->redirected_bytes += (__u64)(data_end - data);
+		st->redirected_bytes += bpf_xdp_get_buff_len(ctx);
 	}
 	return XDP_REDIRECT;
 }

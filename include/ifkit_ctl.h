@@ -149,7 +149,7 @@ struct ifkit_feth_info {
 	__u64 crossed_packets, crossed_bytes, dropped_unpeered;
 };
 
-#define UTUN_STAT_CAUSES 8
+#define UTUN_STAT_CAUSES 16
 struct ifkit_utun_info {
 	char  name[IFNAMSIZ];
 	char  netns[32];

@@ -19,7 +19,7 @@
 #define UTUN_FASTPATH_REQ	0xfa57fa57u
 #define UTUN_SHM_MAGIC		0x75736d31u	/* "usm1" */
 #define UTUN_SHM_MAX_FRAMES	1024
-#define UTUN_SHM_CAUSES		8		/* == UTUN_ERR_MAX */
+#define UTUN_SHM_CAUSES		16		/* >= UTUN_ERR_MAX */
 
 struct utun_shm_hello {
 	__u32 magic;

@@ -29,6 +29,7 @@ struct utun_xdp_stat {
 	__u64 redirected_bytes;
 	__u64 no_output_drops;		/* dropped because of UTUN_FLAGS_NO_OUTPUT */
 	__u64 non_ip_drops;		/* ARP, LLDP, ... never reach the client */
+	__u64 no_socket_drops;		/* IP frames with no AF_XDP socket for the unit */
 };
 
 #endif

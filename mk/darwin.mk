@@ -21,7 +21,7 @@ DARWIN_PC_UNINST := $(BUILD)/libutun-darwin-uninstalled.pc
 DARWIN_ABS_BUILD = $(abspath $(BUILD))
 # libutun's objects (mk/utun.mk is read after this file, so named here).
 DARWIN_LIBUTUN_OBJS := $(patsubst user/libutun/%.c,$(BUILD)/obj/libutun/%.o,$(wildcard user/libutun/*.c)) \
-		       $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/fdpass.o
+		       $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/fdpass.o $(BUILD)/obj/lib/utun_frame.o
 
 # macOS-style clients (tests/darwin/*.c): linked with the pkg-config line,
 # built against the headers only (for LD_PRELOAD), and with the static archive.

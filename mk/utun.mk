@@ -6,22 +6,27 @@
 
 LIBUTUN_SRCS := $(wildcard user/libutun/*.c)
 LIBUTUN_OBJS := $(LIBUTUN_SRCS:user/libutun/%.c=$(BUILD)/obj/libutun/%.o)
-# The control-socket client code libutun needs; compiled -fPIC with libifkit.
-LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/fdpass.o
+# What libutun needs of libifkit (compiled -fPIC there): the control-socket
+# client (with descriptor passing) and the one utun frame engine the loader
+# and the CLI use too.
+LIBUTUN_DEPS := $(BUILD)/obj/lib/ctl.o $(BUILD)/obj/lib/fdpass.o $(BUILD)/obj/lib/utun_frame.o
 LIBUTUN_A    := $(BUILD)/libutun.a
 LIBUTUN_SO   := $(BUILD)/libutun.so
 LIBUTUN_SONAME := libutun.so.1
 UTUN_TUNNEL  := $(BUILD)/ifkit-tunnel
+UTUN_WIRE    := $(BUILD)/ifkit-wire
 UTUN_PC      := $(BUILD)/libutun.pc
 
-ALL_TARGETS += $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_TUNNEL) $(UTUN_PC)
+ALL_TARGETS += $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_TUNNEL) $(UTUN_WIRE) $(UTUN_PC)
 
-$(BUILD)/obj/libutun/%.o: user/libutun/%.c $(wildcard include/ifkit/*.h include/*.h user/lib/*.h) | $(DEPS_STAMP)
+$(BUILD)/obj/libutun/%.o: user/libutun/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -fPIC -c $< -o $@
 
 $(LIBUTUN_A): $(LIBUTUN_OBJS) $(LIBUTUN_DEPS)
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(LIBUTUN_SO): $(LIBUTUN_OBJS) $(LIBUTUN_DEPS) user/libutun/libutun.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBUTUN_SONAME) \
@@ -33,12 +38,19 @@ $(UTUN_PC): mk/utun.mk
 		'Name: libutun' 'Description: XNU utun on Linux through the ifkit loader' \
 		'Version: 1.0' 'Libs: -L$${libdir} -lutun' 'Cflags: -I$${includedir}' > $@
 
-$(BUILD)/obj/tunnel/%.o: user/tunnel/%.c $(wildcard include/ifkit/*.h) | $(DEPS_STAMP)
+$(BUILD)/obj/tunnel/%.o: user/tunnel/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(UTUN_TUNNEL): $(BUILD)/obj/tunnel/ifkit-tunnel.o $(LIBUTUN_A)
-	$(CC) $(CFLAGS) -o $@ $^ -lpthread
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
+
+# The user-space wire of the benchmark and the 64 KB checksum tests (not installed).
+$(UTUN_WIRE): $(BUILD)/obj/tunnel/ifkit-wire.o $(LIBUTUN_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
 # utun tests link libutun too (explicit rules win over the generic pattern).
 $(BUILD)/tests/test_utun: $(BUILD)/tests/test_utun.o $(TEST_HARNESS) $(LIBUTUN_A) $(LIBIFKIT)
@@ -55,8 +67,3 @@ install-utun: $(LIBUTUN_A) $(LIBUTUN_SO) $(UTUN_PC) $(UTUN_TUNNEL)
 	install -m 0644 include/ifkit/utun.h $(DESTDIR)$(PREFIX)/include/ifkit/utun.h
 	install -m 0644 $(UTUN_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/libutun.pc
 	install -m 0755 $(UTUN_TUNNEL) $(DESTDIR)$(PREFIX)/bin/ifkit-tunnel
-
-# The loader and the CLI share libutun's pure framing helpers (prerequisites
-# are appended to the link line, $^, of their rules).
-$(BUILD)/ifkitd: $(BUILD)/obj/libutun/frame.o
-$(BUILD)/ifkit: $(BUILD)/obj/libutun/frame.o

@@ -269,6 +269,11 @@ static int loader_spawn(struct h_loader *l)
 	snprintf(cmd, sizeof(cmd), "exec %s %s %s -v -s %s -p %s -n %s %s >>%s 2>&1",
 		 wrapper ? wrapper : "", vg, h_bin("ifkitd"), l->sock, l->pin_dir, l->netns,
 		 cfg, l->log);
+	{
+		struct stat st;
+
+		l->log_start = stat(l->log, &st) == 0 ? st.st_size : 0;
+	}
 	fflush(NULL);
 	l->pid = fork();
 	if (l->pid < 0)
@@ -322,6 +327,8 @@ static void loader_check_valgrind(struct h_loader *l)
 	f = fopen(l->log, "r");
 	if (!f)
 		return;
+	/* Only this run's report: a restarted loader appends to the same log. */
+	fseek(f, l->log_start, SEEK_SET);
 	while (fgets(line, sizeof(line), f)) {
 		const char *p = strstr(line, "ERROR SUMMARY: ");
 

@@ -46,6 +46,7 @@ struct h_loader {
 	char log[128];
 	char config[128];	/* "" for --no-config */
 	char config_netns[H_NAME_LEN];	/* with config: --config-netns, "" for none */
+	long log_start;			/* size of log when this run started */
 };
 /* Start a private ifkitd (unique socket/pins/netns) and wait until it answers. */
 int h_loader_start(struct h_loader *l);

@@ -126,6 +126,11 @@ enum utun_err_cause {
 	UTUN_ERR_NO_INPUT,	/* dropped: UTUN_FLAGS_NO_INPUT */
 	UTUN_ERR_QUEUE_FULL,	/* dropped: a queue was full (slow client / busy device) */
 	UTUN_ERR_BAD_LENGTH,	/* IP header's own length disagrees with the packet */
+	/* Causes counted by the loader from kernel counters (never from validation). */
+	UTUN_ERR_RING_FULL,	/* out: AF_XDP rx ring full or no free frame (client too slow) */
+	UTUN_ERR_NO_OUTPUT,	/* out: dropped because of UTUN_FLAGS_NO_OUTPUT */
+	UTUN_ERR_BAD_DESC,	/* in: invalid descriptor on the AF_XDP tx ring (fast path) */
+	UTUN_ERR_DEV_DROP,	/* out/in: dropped by the veth pair itself (utunN tx / hutunN tx) */
 	UTUN_ERR_MAX
 };
 const char *utun_err_name(enum utun_err_cause cause);

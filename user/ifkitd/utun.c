@@ -4,513 +4,34 @@
  *
  * A client's open makes a veth pair: utunN in the client's namespace (MTU
  * 1500, up, NOARP, no IPv6 link-local, tx checksumming off) and hutunN in
- * ifkit's private namespace.  hutunN carries the XDP program utun_xdp, which
- * redirects IPv4/IPv6 frames into this loader's AF_XDP socket for the unit
- * (copy mode).  A relay thread per utun moves packets between that socket
- * and the client's descriptor, one end of a SOCK_SEQPACKET socketpair:
+ * ifkit's private namespace.  hutunN carries the XDP program utun_xdp
+ * (xdp.frags: any MTU up to 65535), which redirects IPv4/IPv6 frames into
+ * this loader's AF_XDP socket for the unit (copy mode, XDP_USE_SG: a packet
+ * larger than a frame is a chain of descriptors).  The client's descriptor
+ * is one end of a SOCK_SEQPACKET socketpair:
  *
  *   stack -> utunN -> hutunN XDP -> AF_XDP rx -> [family hdr] -> client
  *   client -> validate -> [Ethernet hdr] -> AF_XDP tx on hutunN -> input on utunN
  *
- * Both directions move batches (ring peeks, sendmmsg/recvmmsg straight into
- * and out of the UMEM, one tx kick per batch) and never block on the client:
- * a full client queue drops and counts.  When the client closes its end or
- * dies, the relay sees the hang-up and the main thread deletes the pair
- * (which takes addresses and routes with it), the socket and map entries.
+ * Relays run on RELAY_WORKERS epoll threads shared by all utuns (batches
+ * both ways, sendmmsg/recvmmsg straight into and out of the UMEM, one tx
+ * kick per batch, never blocking on a client: a full client queue drops and
+ * counts).  Each UMEM starts small and grows when traffic or the fast path
+ * needs it.  When the client closes its end or dies, its worker sees the
+ * hang-up, the main thread forgets the utun and the reaper thread deletes
+ * the pair (taking addresses and routes with it), the socket and the map
+ * entries: the control loop never waits for a teardown.
  *
  * A client may instead ask for the rings themselves (utun_enable_fastpath,
  * include/utun_shm.h): the relay hands over the AF_XDP socket and the memfd
- * behind the UMEM once, then only watches the descriptor for the hang-up.
+ * behind the UMEM (sealed: it cannot be shrunk under us) once, then only
+ * watches the descriptor for the hang-up.
  *
  * The relay cannot outlive the loader (the AF_XDP socket is the loader's),
  * so utun devices die with it: a restarted loader deletes leftovers.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/ethtool.h>
-#include <linux/if_ether.h>
-#include <linux/if_link.h>
-#include <linux/if_xdp.h>
-#include <linux/sockios.h>
-#include <net/if.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/eventfd.h>
-#include <sys/uio.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <xdp/xsk.h>
-#include "ifkit/utun.h"
-#include "ifkitd.h"
-#include "log.h"
-#include "names.h"
-#include "netns.h"
-#include "utun_shm.h"
-#include "utun_xdp.h"
+#include "utun_int.h"
 #include "utun.skel.h"
-
-#define UTUN_PREFIX	"utun"
-#define UTUN_MTU	1500
-#define HIDDEN_MTU	65535
-#define FRAME_SIZE	4096		/* one page: holds any MTU veth allows with XDP */
-#define RX_FRAMES	1024
-#define TX_FRAMES	1024
-#define NUM_FRAMES	(RX_FRAMES + TX_FRAMES)
-#define RING_SIZE	1024
-#define BATCH		64
-/* Family header sits right before the IP header, i.e. over the Ethernet type. */
-#define HDR_OFF		(ETH_HLEN - UTUN_HDR_LEN)
-#define SOCK_BUF	(4 << 20)
-#define MTU_REFRESH_MS	200
-#define SHM_CTL_SIZE	4096
-#define HANDOFF_WAIT_MS	100		/* per try; the hello waits for a full queue */
-#define HANDOFF_TRIES	20
-
-struct utun_stats {
-	uint64_t out_packets, out_bytes, out_drops;
-	uint64_t in_packets, in_bytes, in_drops;
-	uint64_t errors[UTUN_ERR_MAX];
-};
-
-struct utun_dev {
-	struct utun_dev *next;
-	uint32_t unit;
-	char name[IFNAMSIZ];
-	char netns[32];
-	pid_t owner;
-	int hidden_ifindex;		/* also the utun_ports key */
-	bool veth_made;			/* the pair exists (until hidden_gone) */
-	bool hidden_gone;		/* deleted from outside: only forget it */
-	int vis_ifindex;		/* in the client's namespace */
-	uint8_t vis_mac[6], hid_mac[6];
-
-	int sock;			/* loader's end of the packet socketpair */
-	int client_end;			/* until the answer carried it away */
-	ino_t client_ino;		/* identifies the client's descriptor */
-	int ioctl_fd;			/* datagram socket in the client's namespace */
-	int stop_fd;			/* main -> relay: stop */
-	int ev_fd;			/* relay -> main: gone (the module's eventfd) */
-
-	void *area;			/* UMEM frames, then the shared control page */
-	int memfd;			/* backing of area, handed to fast-path clients */
-	struct utun_shm_ctl *ctl;
-	bool fast;			/* the client drives the rings itself */
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
-	int xsk_fd;
-	struct xsk_ring_prod fq, tx;
-	struct xsk_ring_cons cq, rx;
-	uint64_t tx_free[TX_FRAMES];
-	unsigned int tx_nfree;
-
-	pthread_t thread;
-	bool thread_started;
-	bool gone;			/* relay saw the client leave (atomic) */
-	uint32_t flags;			/* UTUN_FLAGS_* (atomic) */
-	uint32_t mtu;			/* of utunN, refreshed by the relay (atomic) */
-	struct utun_stats st;		/* written by the relay only (atomic adds) */
-};
-
-struct utun_state {
-	struct utun_bpf *skel;
-	int ports_fd, xsks_fd, stats_fd, prog_fd;
-	int nr_cpus;
-	struct utun_dev *devs;
-	int ev_fd;			/* relay -> main: a client left */
-	struct watch ev_w;
-};
-
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-
-/* ---- relay thread ---- */
-
-static void refresh_mtu(struct utun_dev *u)
-{
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_ifindex = u->vis_ifindex;
-	if (ioctl(u->ioctl_fd, SIOCGIFNAME, &ifr) < 0)
-		return;
-	if (ioctl(u->ioctl_fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0) {
-		STORE(&u->mtu, (uint32_t)ifr.ifr_mtu);
-		if (u->ctl)
-			STORE(&u->ctl->mtu, (uint32_t)ifr.ifr_mtu);
-	}
-}
-
-/* Stack -> client: what the XDP program put in the rx ring. */
-static int relay_out(struct utun_dev *u)
-{
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	uint64_t addrs[BATCH];
-	uint32_t idx = 0, fidx = 0;
-	unsigned int n, m = 0, bad = 0;
-	uint64_t bytes = 0;
-	int sent, gone = 0;
-
-	if (u->fast)		/* the rings are the client's */
-		return 0;
-	n = xsk_ring_cons__peek(&u->rx, BATCH, &idx);
-	if (!n)
-		return 0;
-	for (unsigned int i = 0; i < n; i++) {
-		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&u->rx, idx + i);
-		uint8_t *pkt = xsk_umem__get_data(u->area, desc->addr);
-		int family;
-
-		addrs[i] = xsk_umem__extract_addr(desc->addr);
-		family = desc->len > ETH_HLEN ?
-			utun_ethertype_to_family((uint16_t)(pkt[12] << 8 | pkt[13])) : -1;
-		if (family < 0) {
-			bad++;
-			continue;
-		}
-		utun_frame_hdr(pkt + HDR_OFF, family);
-		iov[m].iov_base = pkt + HDR_OFF;
-		iov[m].iov_len = desc->len - HDR_OFF;
-		memset(&msgs[m].msg_hdr, 0, sizeof(msgs[m].msg_hdr));
-		msgs[m].msg_hdr.msg_iov = &iov[m];
-		msgs[m].msg_hdr.msg_iovlen = 1;
-		m++;
-	}
-	sent = 0;
-	while ((unsigned int)sent < m) {
-		int k = sendmmsg(u->sock, msgs + sent, m - (unsigned int)sent,
-				 MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (k <= 0) {
-			if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
-			    errno != EINTR)
-				gone = 1;
-			break;
-		}
-		sent += k;
-	}
-	for (int i = 0; i < sent; i++)
-		bytes += iov[i].iov_len - UTUN_HDR_LEN;
-	ADD(&u->st.out_packets, (uint64_t)sent);
-	ADD(&u->st.out_bytes, bytes);
-	if (m - (unsigned int)sent) {
-		ADD(&u->st.out_drops, (uint64_t)(m - (unsigned int)sent));
-		ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], (uint64_t)(m - (unsigned int)sent));
-	}
-	if (bad)
-		ADD(&u->st.errors[UTUN_ERR_NONE], bad);
-	xsk_ring_cons__release(&u->rx, n);
-	/* Give the same frames back to the kernel. */
-	if (xsk_ring_prod__reserve(&u->fq, n, &fidx) == n) {
-		for (unsigned int i = 0; i < n; i++)
-			*xsk_ring_prod__fill_addr(&u->fq, fidx + i) = addrs[i];
-		xsk_ring_prod__submit(&u->fq, n);
-	}
-	return gone ? -EPIPE : (int)n;
-}
-
-static void reclaim_tx(struct utun_dev *u)
-{
-	uint32_t idx = 0;
-	unsigned int n = xsk_ring_cons__peek(&u->cq, RING_SIZE, &idx);
-
-	for (unsigned int i = 0; i < n; i++)
-		u->tx_free[u->tx_nfree++] = xsk_umem__extract_addr(*xsk_ring_cons__comp_addr(&u->cq,
-											      idx + i));
-	if (n)
-		xsk_ring_cons__release(&u->cq, n);
-}
-
-static void kick_tx(struct utun_dev *u)
-{
-	/* Copy mode sends at most a budget per call; EAGAIN means "more left". */
-	for (int i = 0; i < 64; i++) {
-		if (sendto(u->xsk_fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
-			break;
-		if (errno != EAGAIN && errno != EBUSY && errno != EINTR)
-			break;
-		reclaim_tx(u);
-		if (errno == EBUSY)
-			break;
-	}
-	reclaim_tx(u);
-}
-
-/*
- * The client asked to drive the rings itself: hand it the AF_XDP socket and
- * the UMEM, with the tx frames that are free now; in-flight ones come back
- * through the completion ring, which is the client's from now on.
- */
-static void handoff(struct utun_dev *u)
-{
-	struct utun_shm_hello *h = calloc(1, sizeof(*h));
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} cbuf;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cmsg;
-	int fds[2] = { u->xsk_fd, u->memfd };
-
-	if (!h || u->fast)
-		goto out;
-	reclaim_tx(u);
-	h->magic = UTUN_SHM_MAGIC;
-	h->frame_size = FRAME_SIZE;
-	h->rx_frames = RX_FRAMES;
-	h->ring_size = RING_SIZE;
-	h->umem_size = (uint64_t)NUM_FRAMES * FRAME_SIZE;
-	memcpy(h->vis_mac, u->vis_mac, 6);
-	memcpy(h->hid_mac, u->hid_mac, 6);
-	h->ntx_free = u->tx_nfree;
-	memcpy(h->tx_free, u->tx_free, u->tx_nfree * sizeof(u->tx_free[0]));
-	iov.iov_base = h;
-	iov.iov_len = sizeof(*h);
-	memset(&cbuf, 0, sizeof(cbuf));
-	msg.msg_control = cbuf.buf;
-	msg.msg_controllen = sizeof(cbuf.buf);
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(fds));
-	/* u->sock is non-blocking: wait (bounded) for room in a full client queue. */
-	for (int tries = 0;; tries++) {
-		struct pollfd pfd[2] = {
-			{ .fd = u->sock, .events = POLLOUT },
-			{ .fd = u->stop_fd, .events = POLLIN },
-		};
-		ssize_t n = sendmsg(u->sock, &msg, MSG_NOSIGNAL);
-
-		if (n == (ssize_t)sizeof(*h)) {
-			u->fast = true;
-			u->tx_nfree = 0;
-			break;
-		}
-		if (n >= 0)
-			errno = EMSGSIZE;
-		if ((errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS &&
-		     errno != EINTR) || tries >= HANDOFF_TRIES) {
-			pr_warn("%s: fast path hand-off: %s", u->name, strerror(errno));
-			break;
-		}
-		if (poll(pfd, 2, HANDOFF_WAIT_MS) > 0 &&
-		    ((pfd[0].revents & (POLLHUP | POLLERR)) || pfd[1].revents)) {
-			pr_warn("%s: fast path hand-off: %s", u->name,
-				pfd[1].revents ? "stopping" : "client gone");
-			break;
-		}
-	}
-out:
-	free(h);
-}
-
-/* After the hand-off the socket only says whether the client is alive. */
-static int drain_fast(struct utun_dev *u)
-{
-	char buf[256];
-	ssize_t n;
-	int got = 0;
-
-	while ((n = recv(u->sock, buf, sizeof(buf), MSG_DONTWAIT)) >= 0 && got < 1024)
-		got++;
-	return got;
-}
-
-/* Client -> stack: one recvmmsg straight into free UMEM frames. */
-static int relay_in(struct utun_dev *u)
-{
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	uint64_t addrs[BATCH], good_addr[BATCH];
-	uint32_t good_len[BATCH];
-	uint32_t idx = 0, flags, mtu;
-	unsigned int want, ngood = 0;
-	uint64_t bytes = 0, drops = 0;
-	bool handoff_req = false, eof = false;
-	int got;
-
-	reclaim_tx(u);
-	want = u->tx_nfree < BATCH ? u->tx_nfree : BATCH;
-	if (!want)
-		return 0;
-	for (unsigned int i = 0; i < want; i++) {
-		addrs[i] = u->tx_free[u->tx_nfree - 1 - i];
-		iov[i].iov_base = (uint8_t *)u->area + addrs[i] + HDR_OFF;
-		iov[i].iov_len = FRAME_SIZE - HDR_OFF;
-		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	got = recvmmsg(u->sock, msgs, want, MSG_DONTWAIT, NULL);
-	if (got <= 0)
-		return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 :
-			got < 0 ? -errno : 0;
-	u->tx_nfree -= (unsigned int)got;
-	/*
-	 * After the client closed, recvmmsg reports the end of the stream as
-	 * empty datagrams: those are no writes to count.
-	 */
-	for (int i = 0; i < got; i++) {
-		if (msgs[i].msg_len == 0) {
-			struct pollfd pfd = { .fd = u->sock, .events = POLLRDHUP };
-
-			if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP))) {
-				for (int j = i; j < got; j++)
-					u->tx_free[u->tx_nfree++] = addrs[j];
-				got = i;
-				eof = true;
-			}
-			break;
-		}
-	}
-	flags = LOAD(&u->flags);
-	mtu = LOAD(&u->mtu);
-	for (int i = 0; i < got; i++) {
-		uint8_t *frame = (uint8_t *)u->area + addrs[i];
-		size_t len = msgs[i].msg_len;
-		enum utun_err_cause why;
-
-		if (len == UTUN_HDR_LEN &&
-		    (uint32_t)utun_frame_family(frame + HDR_OFF, len) == UTUN_FASTPATH_REQ) {
-			u->tx_free[u->tx_nfree++] = addrs[i];
-			handoff_req = true;
-			continue;
-		}
-		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
-			why = UTUN_ERR_TOO_LONG;
-		else
-			why = utun_validate_frame(frame + HDR_OFF, len, mtu);
-		if (why == UTUN_ERR_NONE && (flags & UTUN_FLAGS_NO_INPUT))
-			why = UTUN_ERR_NO_INPUT;
-		if (why != UTUN_ERR_NONE) {
-			ADD(&u->st.errors[why], 1);
-			drops++;
-			u->tx_free[u->tx_nfree++] = addrs[i];
-			continue;
-		}
-		{
-			uint16_t type = utun_family_to_ethertype(utun_frame_family(frame + HDR_OFF,
-										   len));
-
-			memcpy(frame, u->vis_mac, 6);
-			memcpy(frame + 6, u->hid_mac, 6);
-			frame[12] = (uint8_t)(type >> 8);
-			frame[13] = (uint8_t)type;
-		}
-		good_addr[ngood] = addrs[i];
-		good_len[ngood] = (uint32_t)(len - UTUN_HDR_LEN + ETH_HLEN);
-		bytes += len - UTUN_HDR_LEN;
-		ngood++;
-	}
-	if (ngood) {
-		unsigned int r = xsk_ring_prod__reserve(&u->tx, ngood, &idx);
-
-		for (unsigned int i = 0; i < r; i++) {
-			struct xdp_desc *desc = xsk_ring_prod__tx_desc(&u->tx, idx + i);
-
-			desc->addr = good_addr[i];
-			desc->len = good_len[i];
-			desc->options = 0;
-		}
-		xsk_ring_prod__submit(&u->tx, r);
-		for (unsigned int i = r; i < ngood; i++) {	/* cannot happen: ring >= frames */
-			u->tx_free[u->tx_nfree++] = good_addr[i];
-			ADD(&u->st.errors[UTUN_ERR_QUEUE_FULL], 1);
-			drops++;
-		}
-		ngood = r;
-		kick_tx(u);
-	}
-	ADD(&u->st.in_packets, ngood);
-	ADD(&u->st.in_bytes, bytes);
-	if (drops)
-		ADD(&u->st.in_drops, drops);
-	if (handoff_req)
-		handoff(u);
-	return eof ? -EPIPE : got;
-}
-
-static void *relay_main(void *arg)
-{
-	struct utun_dev *u = arg;
-	uint64_t last_mtu = ifkitd_now_ms();
-	bool stop = false, stopped_by_main = false;
-
-	while (!stop) {
-		struct pollfd pfd[3] = {
-			{ .fd = u->stop_fd, .events = POLLIN },
-			{ .fd = u->xsk_fd, .events = u->fast ? 0 : POLLIN },
-			{ .fd = u->sock, .events = POLLIN | POLLRDHUP },
-		};
-		int busy = 0, ret;
-		uint64_t now;
-
-		/* Without free tx frames, wait for completions instead of the client. */
-		if (!u->fast)
-			reclaim_tx(u);
-		ret = poll(pfd, u->tx_nfree || u->fast ? 3 : 2,
-			   u->tx_nfree || u->fast ? MTU_REFRESH_MS : 1);
-		if (ret < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents) {
-			stopped_by_main = true;
-			break;
-		}
-		now = ifkitd_now_ms();
-		if (now - last_mtu >= MTU_REFRESH_MS) {
-			refresh_mtu(u);
-			last_mtu = now;
-		}
-		if (u->fast) {
-			if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
-				stop = true;
-			else if (pfd[2].revents & POLLIN)
-				drain_fast(u);
-			continue;
-		}
-		/* Drain both directions, a bounded number of batches each round. */
-		do {
-			int a = relay_out(u), b = 0;
-
-			if (a < 0) {
-				stop = true;
-				break;
-			}
-			if (u->tx_nfree && !u->fast) {
-				b = relay_in(u);
-				if (b < 0) {
-					stop = true;
-					break;
-				}
-				if (u->fast)	/* handed off: hands off the rings */
-					break;
-			}
-			busy = a + b;
-		} while (busy > 0 && !LOAD(&u->gone) && ++ret < 64);
-		if (pfd[2].revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
-			stop = true;
-	}
-	if (!stopped_by_main) {
-		uint64_t one = 1;
-
-		/* The client left: ask the main thread to take the utun down. */
-		STORE(&u->gone, true);
-		if (write(u->ev_fd, &one, sizeof(one)) < 0)
-			pr_warn("%s: cannot notify the loader: %s", u->name, strerror(errno));
-	}
-	return NULL;
-}
 
 /* ---- device life cycle (main thread) ---- */
 
@@ -539,56 +60,46 @@ static int port_write(struct ifkitd *d, struct utun_dev *u)
 	return bpf_map_update_elem(d->utun->ports_fd, &key, &port, BPF_ANY) ? -errno : 0;
 }
 
-/* Undo everything create made (any subset of it); frees u. */
-static void dev_destroy(struct ifkitd *d, struct utun_dev *u)
+/*
+ * Undo everything create made (any subset of it); frees u.  Runs on the
+ * reaper thread (with its netlink socket), or on the main thread for a
+ * failed create and at exit.  Everything keyed by the unit is cleared
+ * before the hidden end goes: once it is gone the unit may be reused.
+ */
+void utun_dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl)
 {
 	__u32 key;
 
-	if (u->thread_started) {
-		uint64_t one = 1;
-
-		if (write(u->stop_fd, &one, sizeof(one)) < 0)
-			pr_warn("%s: stop relay: %s", u->name, strerror(errno));
-		pthread_join(u->thread, NULL);
-	}
 	key = u->unit;
-	if (u->xsk)
+	if (u->veth_made)	/* the unit is ours while the pair exists */
 		bpf_map_delete_elem(d->utun->xsks_fd, &key);
 	if (u->hidden_ifindex > 0) {
 		key = (__u32)u->hidden_ifindex;
 		bpf_map_delete_elem(d->utun->ports_fd, &key);
 	}
+	stats_clear(d, u->unit);
 	if (u->veth_made && !u->hidden_gone) {
 		/* Deleting the hidden end takes utunN, its addresses and routes with it. */
 		if (u->hidden_ifindex > 0) {
-			nl_link_del(&d->nl, u->hidden_ifindex, -1);
+			nl_link_del(nl, u->hidden_ifindex, -1);
 		} else {
 			/* Made, but its ifindex never read: find it by name. */
 			char hname[IFNAMSIZ];
 			struct link_info li;
 
 			name_hidden(hname, sizeof(hname), UTUN_PREFIX, u->unit);
-			if (nl_link_get(&d->nl, hname, 0, -1, &li) == 0)
-				nl_link_del(&d->nl, li.ifindex, -1);
+			if (nl_link_get(nl, hname, 0, -1, &li) == 0)
+				nl_link_del(nl, li.ifindex, -1);
 		}
 	}
-	if (u->xsk)
-		xsk_socket__delete(u->xsk);
-	if (u->umem)
-		xsk_umem__delete(u->umem);
-	if (u->area)
-		munmap(u->area, (size_t)NUM_FRAMES * FRAME_SIZE + SHM_CTL_SIZE);
-	if (u->memfd >= 0)
-		close(u->memfd);
-	stats_clear(d, u->unit);
+	utun_xsk_teardown(u);
+	pthread_mutex_destroy(&u->xsk_lock);
 	if (u->sock >= 0)
 		close(u->sock);
 	if (u->client_end >= 0)
 		close(u->client_end);
 	if (u->ioctl_fd >= 0)
 		close(u->ioctl_fd);
-	if (u->stop_fd >= 0)
-		close(u->stop_fd);
 	free(u);
 }
 
@@ -602,11 +113,25 @@ static void dev_unlink(struct ifkitd *d, struct utun_dev *u)
 	}
 }
 
+/*
+ * Forget u here and let its worker drop it; the reaper deletes the devices.
+ * The control loop does not wait for any of it.
+ */
 static void dev_remove(struct ifkitd *d, struct utun_dev *u, const char *why)
 {
 	pr_info("%s: removed (%s)", u->name, why);
 	dev_unlink(d, u);
-	dev_destroy(d, u);
+	if (u->client_end >= 0) {	/* an answer never carried it away */
+		close(u->client_end);
+		u->client_end = -1;
+	}
+	if (u->worker) {
+		u->worker->count--;
+		if (utun_relay_send(u->worker, RELAY_DEL, u) == 0)
+			return;
+		pr_warn("%s: relay: cannot queue the removal", u->name);
+	}
+	utun_reaper_push(&d->utun->reaper, u);
 }
 
 /*
@@ -689,57 +214,6 @@ static int vis_setup(void *arg)
 	return 0;
 }
 
-static int xsk_setup(struct utun_dev *u, const char *hname)
-{
-	struct xsk_umem_config ucfg = {
-		.fill_size = RING_SIZE, .comp_size = RING_SIZE,
-		.frame_size = FRAME_SIZE, .frame_headroom = 0,
-	};
-	struct xsk_socket_config scfg = {
-		.rx_size = RING_SIZE, .tx_size = RING_SIZE,
-		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.bind_flags = XDP_COPY,
-	};
-	size_t size = (size_t)NUM_FRAMES * FRAME_SIZE;
-	uint32_t idx;
-	int err;
-
-	/* A memfd, so a fast-path client can map the same frames. */
-	u->memfd = memfd_create(u->name, MFD_CLOEXEC);
-	if (u->memfd < 0)
-		return -errno;
-	if (ftruncate(u->memfd, (off_t)(size + SHM_CTL_SIZE)) < 0)
-		return -errno;
-	u->area = mmap(NULL, size + SHM_CTL_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, u->memfd, 0);
-	if (u->area == MAP_FAILED) {
-		u->area = NULL;
-		return -errno;
-	}
-	u->ctl = (struct utun_shm_ctl *)((uint8_t *)u->area + size);
-	STORE(&u->ctl->flags, LOAD(&u->flags));
-	STORE(&u->ctl->mtu, LOAD(&u->mtu));
-	err = xsk_umem__create(&u->umem, u->area, size, &u->fq, &u->cq, &ucfg);
-	if (err) {
-		u->umem = NULL;
-		return err;
-	}
-	err = xsk_socket__create(&u->xsk, hname, 0, u->umem, &u->rx, &u->tx, &scfg);
-	if (err) {
-		u->xsk = NULL;
-		return err;
-	}
-	u->xsk_fd = xsk_socket__fd(u->xsk);
-	/* First RX_FRAMES frames receive, the rest transmit. */
-	if (xsk_ring_prod__reserve(&u->fq, RX_FRAMES, &idx) != RX_FRAMES)
-		return -ENOSPC;
-	for (uint32_t i = 0; i < RX_FRAMES; i++)
-		*xsk_ring_prod__fill_addr(&u->fq, idx + i) = (uint64_t)i * FRAME_SIZE;
-	xsk_ring_prod__submit(&u->fq, RX_FRAMES);
-	for (uint32_t i = 0; i < TX_FRAMES; i++)
-		u->tx_free[u->tx_nfree++] = (uint64_t)(RX_FRAMES + TX_FRAMES - 1 - i) * FRAME_SIZE;
-	return 0;
-}
-
 static void sock_bufs(int fd)
 {
 	int sz = SOCK_BUF;
@@ -771,7 +245,10 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 		return reply_error(r, -ENOMEM, "out of memory");
 	u->unit = unit;
 	u->owner = c ? c->pid : 0;
-	u->sock = u->client_end = u->ioctl_fd = u->stop_fd = u->xsk_fd = u->memfd = -1;
+	u->owner_uid = c ? c->uid : 0;
+	u->sock = u->client_end = u->ioctl_fd = u->xsk_fd = u->memfd = -1;
+	pthread_mutex_init(&u->xsk_lock, NULL);
+	utun_set_geometry(u, false);
 	u->ev_fd = d->utun->ev_fd;
 	u->flags = flags;
 	u->mtu = UTUN_MTU;
@@ -817,7 +294,7 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 	}
 	if (err)
 		FAIL(err, "attach XDP");
-	err = xsk_setup(u, hname);
+	err = utun_xsk_setup(u, hname);
 	if (err)
 		FAIL(err, "AF_XDP socket");
 	{
@@ -847,18 +324,18 @@ static int create_unit(struct ifkitd *d, struct client *c, uint32_t unit, uint32
 	if (fstat(u->client_end, &st) < 0)
 		FAIL(-errno, "fstat");
 	u->client_ino = st.st_ino;
-	u->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (u->stop_fd < 0)
-		FAIL(-errno, "eventfd");
-	err = -pthread_create(&u->thread, NULL, relay_main, u);
-	if (err)
-		FAIL(err, "relay thread");
-	u->thread_started = true;
 	{
-		char tname[16];
+		/* The least loaded relay thread takes it. */
+		struct relay_worker *w = &d->utun->workers[0];
 
-		snprintf(tname, sizeof(tname), "r-%.13s", u->name);
-		pthread_setname_np(u->thread, tname);
+		for (int i = 1; i < RELAY_WORKERS; i++)
+			if (d->utun->workers[i].count < w->count)
+				w = &d->utun->workers[i];
+		err = utun_relay_send(w, RELAY_ADD, u);
+		if (err)
+			FAIL(err, "relay");
+		u->worker = w;
+		w->count++;
 	}
 	u->next = d->utun->devs;
 	d->utun->devs = u;
@@ -878,7 +355,7 @@ fail:
 	reply_error(r, err, "%s: %s: %s", u->name, step,
 		    d->nl.errmsg[0] ? d->nl.errmsg : strerror(-err));
 	pr_warn("%s", r->hdr.msg);
-	dev_destroy(d, u);
+	utun_dev_destroy(d, u, &d->nl);
 	return err;
 }
 
@@ -954,15 +431,57 @@ static struct utun_dev *resolve(struct ifkitd *d, const struct ifkit_req *req, i
 	return NULL;
 }
 
-static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_info *info)
+/*
+ * Drops the kernel counted for us: the AF_XDP socket's own statistics (rx
+ * ring full, no free fill frame or frame too small: the client was too slow;
+ * invalid tx descriptors a fast-path client wrote) and the veth pair's
+ * (utunN's tx_dropped: frames the veth could not hand to hutunN; hutunN's
+ * tx_dropped: client packets utunN's input refused).  hutunN's rx_dropped
+ * is not added: it counts the same failed redirects as the socket.
+ */
+static void kernel_drops(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_info *info)
+{
+	struct xdp_statistics xs;
+	socklen_t len = sizeof(xs);
+	struct link_info hl, vl;
+	uint64_t v;
+
+	memset(&xs, 0, sizeof(xs));
+	if (u->xsk_fd < 0 || getsockopt(u->xsk_fd, SOL_XDP, XDP_STATISTICS, &xs, &len) < 0)
+		memset(&xs, 0, sizeof(xs));
+	{
+		v = xs.rx_ring_full + xs.rx_dropped + u->xs_base.rx_ring_full + u->xs_base.rx_dropped;
+		info->errors[UTUN_ERR_RING_FULL] += v;
+		info->out_drops += v;
+		v = xs.tx_invalid_descs + u->xs_base.tx_invalid_descs;
+		info->errors[UTUN_ERR_BAD_DESC] += v;
+		info->in_drops += v;
+	}
+	if (u->hidden_ifindex <= 0 || nl_link_get(&d->nl, NULL, u->hidden_ifindex, -1, &hl))
+		return;
+	info->errors[UTUN_ERR_DEV_DROP] += hl.stats.tx_dropped;
+	info->in_drops += hl.stats.tx_dropped;
+	if (hl.link_netnsid >= 0 && hl.link > 0 &&
+	    nl_link_get(&d->nl, NULL, hl.link, hl.link_netnsid, &vl) == 0) {
+		info->errors[UTUN_ERR_DEV_DROP] += vl.stats.tx_dropped;
+		info->out_drops += vl.stats.tx_dropped;
+	}
+}
+
+static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
+		      struct ifkit_utun_info *info)
 {
 	struct utun_xdp_stat *pc = calloc((size_t)d->utun->nr_cpus, sizeof(*pc));
 
+	pthread_mutex_lock(&u->xsk_lock);	/* a relay may be replacing the socket */
+	utun_refresh_mtu(u);		/* show the MTU of now, not of the last packet */
 	memset(info, 0, sizeof(*info));
 	snprintf(info->name, sizeof(info->name), "%s", u->name);
 	snprintf(info->netns, sizeof(info->netns), "%s", u->netns);
 	info->unit = u->unit;
-	info->owner_pid = (__u32)u->owner;
+	/* Like ps for another user's process under hidepid: no pid for strangers. */
+	if (!c || c->uid == 0 || c->uid == u->owner_uid)
+		info->owner_pid = (__u32)u->owner;
 	info->flags = LOAD(&u->flags);
 	info->mtu = LOAD(&u->mtu);
 	info->ifindex = (__u32)u->vis_ifindex;
@@ -975,23 +494,31 @@ static void fill_info(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_in
 	for (int i = 0; i < UTUN_ERR_MAX && i < UTUN_STAT_CAUSES; i++)
 		info->errors[i] = LOAD(&u->st.errors[i]);
 	if (u->fast && u->ctl) {
-		/* The client counts what it moves itself. */
+		/*
+		 * The client counts what it moves itself, and its NO_INPUT
+		 * discards: those numbers are its own (it can write anything
+		 * there).  Every other cause comes from the kernel or the XDP
+		 * program, below, where no client can change it.
+		 */
 		info->out_packets += LOAD(&u->ctl->out_packets);
 		info->out_bytes += LOAD(&u->ctl->out_bytes);
 		info->in_packets += LOAD(&u->ctl->in_packets);
 		info->in_bytes += LOAD(&u->ctl->in_bytes);
-		info->in_drops += LOAD(&u->ctl->in_drops);
-		for (int i = 0; i < UTUN_STAT_CAUSES && i < UTUN_SHM_CAUSES; i++)
-			info->errors[i] += LOAD(&u->ctl->errors[i]);
+		info->errors[UTUN_ERR_NO_INPUT] += LOAD(&u->ctl->errors[UTUN_ERR_NO_INPUT]);
+		info->in_drops += LOAD(&u->ctl->errors[UTUN_ERR_NO_INPUT]);
 	}
 	if (pc && bpf_map_lookup_elem(d->utun->stats_fd, &u->unit, pc) == 0) {
 		for (int i = 0; i < d->utun->nr_cpus; i++) {
 			/* errors[UTUN_ERR_NONE] carries the non-IP frames never relayed. */
 			info->errors[UTUN_ERR_NONE] += pc[i].non_ip_drops;
-			info->out_drops += pc[i].no_output_drops;
+			info->errors[UTUN_ERR_NO_OUTPUT] += pc[i].no_output_drops;
+			info->out_drops += pc[i].no_output_drops + pc[i].no_socket_drops;
+			info->errors[UTUN_ERR_RING_FULL] += pc[i].no_socket_drops;
 		}
 	}
 	free(pc);
+	kernel_drops(d, u, info);
+	pthread_mutex_unlock(&u->xsk_lock);
 }
 
 static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
@@ -1021,8 +548,10 @@ static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_re
 		if (!u)
 			return r->hdr.error;
 		STORE(&u->flags, req->value);
+		pthread_mutex_lock(&u->xsk_lock);
 		if (u->ctl)
 			STORE(&u->ctl->flags, req->value);
+		pthread_mutex_unlock(&u->xsk_lock);
 		err = port_write(d, u);
 		if (err)
 			return reply_error(r, err, "%s: utun_ports: %s", u->name, strerror(-err));
@@ -1036,13 +565,13 @@ static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_re
 			u = resolve(d, req, -1, r);
 			if (!u)
 				return r->hdr.error;
-			fill_info(d, u, &info);
+			fill_info(d, c, u, &info);
 			return reply_add_item(r, IFKIT_ITEM_UTUN, &info, sizeof(info));
 		}
 		for (u = d->utun->devs; u; u = u->next) {
 			int err;
 
-			fill_info(d, u, &info);
+			fill_info(d, c, u, &info);
 			err = reply_add_item(r, IFKIT_ITEM_UTUN, &info, sizeof(info));
 			if (err)
 				return err;
@@ -1173,6 +702,11 @@ static int utun_init(struct ifkitd *d)
 	if (s->ev_fd < 0)
 		return -errno;
 	s->ev_w = (struct watch){ s->ev_fd, ev_cb, NULL };
+	err = utun_workers_start(d);
+	if (err) {
+		pr_err("utun: relay threads: %s", strerror(-err));
+		return err;
+	}
 	return ifkitd_watch_add(d, &s->ev_w, 0);
 }
 
@@ -1182,8 +716,15 @@ static void utun_fini(struct ifkitd *d)
 
 	if (!s)
 		return;
-	while (s->devs)
-		dev_remove(d, s->devs, "loader stopping");
+	/* Workers first (they hand what they drop to the reaper), then the rest here. */
+	utun_workers_stop(d);
+	while (s->devs) {
+		struct utun_dev *u = s->devs;
+
+		s->devs = u->next;
+		pr_info("%s: removed (loader stopping)", u->name);
+		utun_dev_destroy(d, u, &d->nl);
+	}
 	if (s->ev_fd >= 0) {
 		ifkitd_watch_del(d, &s->ev_w);
 		close(s->ev_fd);

@@ -11,13 +11,40 @@ union fdpass_cbuf {
 	char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX) + CMSG_SPACE(sizeof(struct ucred))];
 };
 
+static ssize_t send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+			const struct ucred *cred, int flags);
+static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, size_t *nfds,
+			struct ucred *cred, int flags);
+
 ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
-	return fdpass_send_cred(sock, buf, len, fds, nfds, NULL);
+	return send_fds(sock, buf, len, fds, nfds, NULL, 0);
+}
+
+ssize_t fdpass_send_nowait(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	return send_fds(sock, buf, len, fds, nfds, NULL, MSG_DONTWAIT);
 }
 
 ssize_t fdpass_send_cred(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
 			 const struct ucred *cred)
+{
+	return send_fds(sock, buf, len, fds, nfds, cred, 0);
+}
+
+ssize_t fdpass_recv_nowait(int sock, void *buf, size_t len, int *fds, size_t *nfds)
+{
+	return recv_fds(sock, buf, len, fds, nfds, NULL, MSG_DONTWAIT);
+}
+
+ssize_t fdpass_recv_cred(int sock, void *buf, size_t len, int *fds, size_t *nfds,
+			 struct ucred *cred)
+{
+	return recv_fds(sock, buf, len, fds, nfds, cred, 0);
+}
+
+static ssize_t send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds,
+			const struct ucred *cred, int flags)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -49,7 +76,7 @@ ssize_t fdpass_send_cred(int sock, const void *buf, size_t len, const int *fds, 
 		}
 	}
 	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
 }
@@ -59,8 +86,8 @@ ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t *nfds)
 	return fdpass_recv_cred(sock, buf, len, fds, nfds, NULL);
 }
 
-ssize_t fdpass_recv_cred(int sock, void *buf, size_t len, int *fds, size_t *nfds,
-			 struct ucred *cred)
+static ssize_t recv_fds(int sock, void *buf, size_t len, int *fds, size_t *nfds,
+			struct ucred *cred, int flags)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	union fdpass_cbuf cbuf;
@@ -77,7 +104,7 @@ ssize_t fdpass_recv_cred(int sock, void *buf, size_t len, int *fds, size_t *nfds
 	if (cred)
 		cred->uid = (uid_t)-1;
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;

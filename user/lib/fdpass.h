@@ -18,6 +18,10 @@ ssize_t fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_
  */
 ssize_t fdpass_recv(int sock, void *buf, size_t len, int *fds, size_t *nfds);
 
+/* The same without blocking (MSG_DONTWAIT): -EAGAIN when it would. */
+ssize_t fdpass_send_nowait(int sock, const void *buf, size_t len, const int *fds, size_t nfds);
+ssize_t fdpass_recv_nowait(int sock, void *buf, size_t len, int *fds, size_t *nfds);
+
 /*
  * The same with SCM_CREDENTIALS: send attaches *cred (may be NULL; the
  * kernel accepts only ids the sender has), receive fills *cred (may be

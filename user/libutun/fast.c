@@ -13,6 +13,7 @@
 #include <linux/if_xdp.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "fast.h"
+#include "fdpass.h"
 #include "ifkit/utun.h"
 #include "utun_shm.h"
 
@@ -27,6 +29,7 @@
 #define SOL_XDP 283
 #endif
 #define ETH_HLEN_ 14
+#define XDP_PKT_CONTD_ (1 << 0)	/* Linux 6.6 uapi; not in this libc's if_xdp.h */
 #define FAST_MAX_FD 4096
 
 struct ring {
@@ -100,47 +103,22 @@ static void fast_free(struct utun_fast *f)
 static int recv_hello(int sock, struct utun_shm_hello *h, int fds[2])
 {
 	for (int tries = 0; tries < 4096; tries++) {
-		union {
-			struct cmsghdr hdr;
-			char buf[CMSG_SPACE(4 * sizeof(int))];
-		} cbuf;
-		struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-				      .msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf) };
 		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		struct cmsghdr *cmsg;
-		int got = 0;
+		size_t got = 2;
 		ssize_t n;
 
 		if (poll(&pfd, 1, 2000) <= 0)
 			return -ETIMEDOUT;
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		n = fdpass_recv_nowait(sock, h, sizeof(*h), fds, &got);
 		if (n == 0)
 			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -errno;
-		}
-		for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-			int nf, tmp[4];
-
-			if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-				continue;
-			nf = (int)((cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			if (nf > 4)
-				nf = 4;
-			memcpy(tmp, CMSG_DATA(cmsg), (size_t)nf * sizeof(int));
-			for (int i = 0; i < nf; i++) {
-				if (got < 2)
-					fds[got++] = tmp[i];
-				else
-					close(tmp[i]);
-			}
-		}
+		if (n == -EAGAIN || n == -EINTR || n == -EMSGSIZE)
+			continue;	/* a queued packet, not the hello */
+		if (n < 0)
+			return (int)n;
 		if (n == (ssize_t)sizeof(*h) && h->magic == UTUN_SHM_MAGIC && got == 2)
 			return 0;
-		for (int i = 0; i < got; i++)
+		for (size_t i = 0; i < got; i++)
 			close(fds[i]);
 	}
 	return -EPROTO;
@@ -250,6 +228,7 @@ int utun_close(int fd)
 		fast_tab[fd] = NULL;
 		fast_free(f);
 	}
+	libutun_dev_forget(fd);
 	return close(fd);
 }
 
@@ -263,9 +242,28 @@ static uint64_t frame_base(const struct utun_fast *f, uint64_t addr)
 	return addr - addr % f->frame_size;
 }
 
+/* Whether the first of the avail descriptors starts a packet whose end is there too. */
+static bool rx_complete(const struct utun_fast *f, __u32 avail)
+{
+	for (__u32 i = 0; i < avail; i++) {
+		const struct xdp_desc *d = (const struct xdp_desc *)f->rx.descs +
+					   ((f->rx.cached + i) & f->rx.mask);
+
+		if (!(d->options & XDP_PKT_CONTD_))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Copy up to n packets out of the rx ring.  A packet may span several
+ * descriptors (XDP_PKT_CONTD on all but the last, XDP_USE_SG); one whose
+ * last descriptor has not arrived yet stays in the ring for the next call.
+ */
 int fast_recv(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int flags)
 {
-	__u32 prod, avail, k, fidx;
+	__u32 prod, avail, used = 0, fidx;
+	unsigned int k = 0;
 	uint64_t bytes = 0;
 
 	for (;;) {
@@ -276,43 +274,63 @@ int fast_recv(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int fl
 
 		prod = LOAD_ACQ(f->rx.producer);
 		avail = prod - f->rx.cached;
-		if (avail)
+		if (avail > f->rx.size)		/* nonsense from the kernel side cannot be */
+			avail = 0;
+		if (avail && rx_complete(f, avail))
 			break;
 		if (flags & MSG_DONTWAIT) {
 			errno = EAGAIN;
 			return -1;
 		}
-		if (poll(pfd, 2, -1) < 0)
+		if (poll(pfd, 2, avail ? 1 : -1) < 0)
 			return -1;
 		if (pfd[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
 			return 0;	/* the loader closed the tunnel */
 	}
-	k = avail < n ? avail : n;
 	fidx = f->fq.cached;
-	for (__u32 i = 0; i < k; i++) {
-		const struct xdp_desc *d = (const struct xdp_desc *)f->rx.descs +
-					   ((f->rx.cached + i) & f->rx.mask);
-		const uint8_t *p = f->umem + d->addr;
-		size_t plen = d->len > ETH_HLEN_ ? d->len - ETH_HLEN_ : 0;
-		int family = plen ? utun_ethertype_to_family((uint16_t)(p[12] << 8 | p[13])) : -1;
-		struct utun_pkt *pk = &pkts[i];
+	while (k < n && used < avail) {
+		struct utun_pkt *pk = &pkts[k];
+		size_t room = pk->cap > UTUN_HDR_LEN ? pk->cap - UTUN_HDR_LEN : 0, plen = 0;
+		__u32 first = used;
+		bool done = false;
+		int family = -1;
 
-		if (pk->cap < UTUN_HDR_LEN) {
-			pk->len = pk->cap + 1;
-		} else {
-			size_t room = pk->cap - UTUN_HDR_LEN;
+		while (used < avail) {
+			const struct xdp_desc *d = (const struct xdp_desc *)f->rx.descs +
+						   ((f->rx.cached + used) & f->rx.mask);
+			const uint8_t *p = f->umem + d->addr;
+			size_t skip = 0, take;
 
-			utun_frame_hdr(pk->buf, family);
-			memcpy((uint8_t *)pk->buf + UTUN_HDR_LEN, p + ETH_HLEN_,
-			       plen < room ? plen : room);
-			pk->len = plen <= room ? plen + UTUN_HDR_LEN : pk->cap + 1;
+			if (used == first) {
+				skip = ETH_HLEN_;
+				family = d->len > ETH_HLEN_ ?
+					utun_ethertype_to_family((uint16_t)(p[12] << 8 | p[13])) : -1;
+			}
+			take = d->len > skip ? d->len - skip : 0;
+			if (plen < room)
+				memcpy((uint8_t *)pk->buf + UTUN_HDR_LEN + plen, p + skip,
+				       plen + take <= room ? take : room - plen);
+			plen += take;
+			((__u64 *)f->fq.descs)[(fidx + used) & f->fq.mask] = frame_base(f, d->addr);
+			used++;
+			if (!(d->options & XDP_PKT_CONTD_)) {
+				done = true;
+				break;
+			}
 		}
+		if (!done) {		/* the rest is not in the ring yet: next call */
+			used = first;
+			break;
+		}
+		if (pk->cap >= UTUN_HDR_LEN)
+			utun_frame_hdr(pk->buf, family);
+		pk->len = plen <= room && pk->cap >= UTUN_HDR_LEN ? plen + UTUN_HDR_LEN : pk->cap + 1;
 		bytes += plen;
-		((__u64 *)f->fq.descs)[(fidx + i) & f->fq.mask] = frame_base(f, d->addr);
+		k++;
 	}
-	f->rx.cached += k;
+	f->rx.cached += used;
 	STORE_REL(f->rx.consumer, f->rx.cached);
-	f->fq.cached += k;
+	f->fq.cached += used;
 	STORE_REL(f->fq.producer, f->fq.cached);
 	ADD(&f->ctl->out_packets, k);
 	ADD(&f->ctl->out_bytes, bytes);
@@ -343,68 +361,107 @@ static void kick(struct utun_fast *f)
 	reclaim(f);
 }
 
-int fast_send(struct utun_fast *f, const struct utun_pkt *pkts, unsigned int n, int flags)
+/* Free tx frames, waiting (kicking the socket) unless dontwait; false if none came. */
+static bool tx_frames(struct utun_fast *f, unsigned int want, bool dontwait)
+{
+	reclaim(f);
+	for (int spin = 0; f->tx_nfree < want; spin++) {
+		struct pollfd pfd = { .fd = f->sock, .events = POLLRDHUP };
+
+		STORE_REL(f->tx.producer, f->tx.cached);
+		kick(f);
+		if (f->tx_nfree >= want || dontwait)
+			break;
+		if (spin < 64) {
+			sched_yield();
+			continue;
+		}
+		/* Still nothing: the device is backed up; wait a little, watch for the end. */
+		if (poll(&pfd, 1, 1) > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+			return false;
+	}
+	return f->tx_nfree >= want;
+}
+
+/*
+ * Send in order until a packet cannot be sent (see utun_send_batch): how
+ * many were taken, or -1 with errno if the first was not.  A packet that
+ * fails validation is the caller's again (EINVAL) and counts nowhere; one
+ * discarded under NO_INPUT is taken and counted, as macOS does.
+ */
+int fast_send(struct utun_fast *f, const struct utun_pkt *pkts, unsigned int n, int flags,
+	      unsigned int mtu)
 {
 	__u32 flags_now = __atomic_load_n(&f->ctl->flags, __ATOMIC_RELAXED);
-	__u32 mtu = __atomic_load_n(&f->ctl->mtu, __ATOMIC_RELAXED);
-	__u32 queued = 0;
-	uint64_t bytes = 0, sent = 0;
+	uint64_t bytes = 0, sent = 0, no_input = 0;
 	unsigned int i;
+	int err = 0;
 
-	(void)flags;
-	reclaim(f);
 	for (i = 0; i < n; i++) {
 		const uint8_t *buf = pkts[i].buf;
 		size_t len = pkts[i].len;
-		enum utun_err_cause why = utun_validate_frame(buf, len, mtu);
 		struct xdp_desc *d;
 		uint8_t *frame;
 		uint16_t type;
 		uint64_t addr;
 
-		if (why == UTUN_ERR_NONE && len - UTUN_HDR_LEN + ETH_HLEN_ > f->frame_size)
-			why = UTUN_ERR_TOO_LONG;	/* only with a bogus MTU */
-		if (why == UTUN_ERR_NONE && (flags_now & UTUN_FLAGS_NO_INPUT))
-			why = UTUN_ERR_NO_INPUT;
-		if (why != UTUN_ERR_NONE) {
-			ADD(&f->ctl->errors[why], 1);
-			ADD(&f->ctl->in_drops, 1);
+		size_t total, off;
+		unsigned int need;
+
+		if (utun_validate_frame(buf, len, mtu) != UTUN_ERR_NONE) {
+			err = EINVAL;
+			break;
+		}
+		if (flags_now & UTUN_FLAGS_NO_INPUT) {
+			no_input++;
 			continue;
 		}
-		for (int spin = 0; !f->tx_nfree && spin < 1000; spin++) {
-			STORE_REL(f->tx.producer, f->tx.cached);
-			queued = 0;
-			kick(f);
-			if (!f->tx_nfree)
-				sched_yield();
+		/* Ethernet header + IP packet, over as many frames as it takes. */
+		total = len - UTUN_HDR_LEN + ETH_HLEN_;
+		need = (unsigned int)((total + f->frame_size - 1) / f->frame_size);
+		if (f->tx_nfree < need && !tx_frames(f, need, flags & MSG_DONTWAIT)) {
+			err = (flags & MSG_DONTWAIT) ? EAGAIN : EPIPE;
+			break;
 		}
-		if (!f->tx_nfree) {
-			ADD(&f->ctl->errors[UTUN_ERR_QUEUE_FULL], 1);
-			ADD(&f->ctl->in_drops, 1);
-			continue;
-		}
-		addr = f->tx_free[--f->tx_nfree];
-		frame = f->umem + addr;
 		type = utun_family_to_ethertype(utun_frame_family(buf, len));
-		memcpy(frame, f->vis_mac, 6);
-		memcpy(frame + 6, f->hid_mac, 6);
-		frame[12] = (uint8_t)(type >> 8);
-		frame[13] = (uint8_t)type;
-		memcpy(frame + ETH_HLEN_, buf + UTUN_HDR_LEN, len - UTUN_HDR_LEN);
-		d = (struct xdp_desc *)f->tx.descs + (f->tx.cached & f->tx.mask);
-		d->addr = addr;
-		d->len = (__u32)(len - UTUN_HDR_LEN + ETH_HLEN_);
-		d->options = 0;
-		f->tx.cached++;
-		queued++;
+		off = 0;
+		for (unsigned int j = 0; j < need; j++) {
+			size_t chunk = total - off > f->frame_size ? f->frame_size : total - off;
+
+			addr = f->tx_free[--f->tx_nfree];
+			frame = f->umem + addr;
+			if (j == 0) {
+				memcpy(frame, f->vis_mac, 6);
+				memcpy(frame + 6, f->hid_mac, 6);
+				frame[12] = (uint8_t)(type >> 8);
+				frame[13] = (uint8_t)type;
+				memcpy(frame + ETH_HLEN_, buf + UTUN_HDR_LEN, chunk - ETH_HLEN_);
+			} else {
+				memcpy(frame, buf + UTUN_HDR_LEN + off - ETH_HLEN_, chunk);
+			}
+			d = (struct xdp_desc *)f->tx.descs + (f->tx.cached & f->tx.mask);
+			d->addr = addr;
+			d->len = (__u32)chunk;
+			d->options = j + 1 < need ? XDP_PKT_CONTD_ : 0;
+			f->tx.cached++;
+			off += chunk;
+		}
 		sent++;
 		bytes += len - UTUN_HDR_LEN;
 	}
-	if (queued || sent) {
+	if (sent) {
 		STORE_REL(f->tx.producer, f->tx.cached);
 		kick(f);
 	}
 	ADD(&f->ctl->in_packets, sent);
 	ADD(&f->ctl->in_bytes, bytes);
+	if (no_input) {
+		ADD(&f->ctl->errors[UTUN_ERR_NO_INPUT], no_input);
+		ADD(&f->ctl->in_drops, no_input);
+	}
+	if (i == 0 && err) {
+		errno = err;
+		return -1;
+	}
 	return (int)i;
 }

@@ -6,11 +6,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "ctl.h"
@@ -19,6 +22,26 @@
 
 #define UTUN_PREFIX "utun"
 #define UTUN_BATCH_MAX 1024
+#define DEV_MAX_FD 4096
+
+/*
+ * What libutun remembers of a descriptor: the interface, to read its MTU,
+ * and a socket made in utunN's namespace at open time, so the MTU is read
+ * there whichever namespace the calling thread is in later.
+ */
+struct utun_devinfo {
+	ino_t ino;			/* the descriptor's socket: a reused fd number differs */
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int ioctl_sock;
+};
+
+/* All of libutun's mutable state for the socket path (the fast path's is in fast.c). */
+static struct {
+	struct utun_devinfo *dev[DEV_MAX_FD];
+} libutun;
+
+static void devinfo_set(int fd, const char *ifname);
 
 static const char *sock_path_of(const char *sock_path)
 {
@@ -96,6 +119,7 @@ int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_le
 	}
 	if (fd < 0)
 		return set_errno(EPROTO);
+	devinfo_set(fd, rep.name);
 	if (ifname) {
 		if (strlen(rep.name) >= ifname_len) {
 			close(fd);
@@ -104,6 +128,92 @@ int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_le
 		strcpy(ifname, rep.name);
 	}
 	return fd;
+}
+
+static void devinfo_free(struct utun_devinfo *di)
+{
+	if (!di)
+		return;
+	if (di->ioctl_sock >= 0)
+		close(di->ioctl_sock);
+	free(di);
+}
+
+static void devinfo_set(int fd, const char *ifname)
+{
+	struct utun_devinfo *di;
+	struct stat st;
+
+	if (fd < 0 || fd >= DEV_MAX_FD || fstat(fd, &st) < 0)
+		return;
+	di = calloc(1, sizeof(*di));
+	if (!di)
+		return;
+	di->ino = st.st_ino;
+	snprintf(di->ifname, sizeof(di->ifname), "%s", ifname);
+	di->ioctl_sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (ifname[0] && di->ioctl_sock >= 0) {
+		struct ifreq ifr;
+
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (ioctl(di->ioctl_sock, SIOCGIFINDEX, &ifr) == 0)
+			di->ifindex = ifr.ifr_ifindex;
+	}
+	devinfo_free(__atomic_exchange_n(&libutun.dev[fd], di, __ATOMIC_ACQ_REL));
+}
+
+void libutun_dev_forget(int fd)
+{
+	if (fd >= 0 && fd < DEV_MAX_FD)
+		devinfo_free(__atomic_exchange_n(&libutun.dev[fd], NULL, __ATOMIC_ACQ_REL));
+}
+
+static int flags_call(int fd, enum ifkit_cmd cmd, uint32_t value, struct ifkit_rep *rep);
+
+/*
+ * The current MTU of fd's utunN, read from the device (one ioctl): writes are
+ * refused against what `ip link set utunN mtu M` set a moment ago.  0 when it
+ * cannot be read (the caller moved to another namespace): the loader then
+ * still refuses oversized packets, and counts them.
+ */
+unsigned int libutun_dev_mtu(int fd)
+{
+	struct utun_devinfo *di;
+	struct ifreq ifr;
+	struct stat st;
+	int s;
+
+	if (fd < 0 || fd >= DEV_MAX_FD || fstat(fd, &st) < 0)
+		return 0;
+	di = __atomic_load_n(&libutun.dev[fd], __ATOMIC_ACQUIRE);
+	if (!di || di->ino != st.st_ino) {
+		struct ifkit_rep rep;
+
+		/*
+		 * A descriptor we did not open (inherited, passed): ask the loader
+		 * once; remember a failure too ("" = unknown) so no later write asks.
+		 */
+		memset(&rep, 0, sizeof(rep));
+		if (flags_call(fd, IFKIT_CMD_UTUN_GET_FLAGS, 0, &rep))
+			rep.name[0] = '\0';
+		devinfo_set(fd, rep.name);
+		di = __atomic_load_n(&libutun.dev[fd], __ATOMIC_ACQUIRE);
+	}
+	if (!di || !di->ifname[0] || di->ioctl_sock < 0)
+		return 0;
+	s = di->ioctl_sock;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", di->ifname);
+	if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+		return (unsigned int)ifr.ifr_mtu;
+	/* Renamed?  Follow the ifindex. */
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_ifindex = di->ifindex;
+	if (di->ifindex <= 0 || ioctl(s, SIOCGIFNAME, &ifr) < 0 || ioctl(s, SIOCGIFMTU, &ifr) < 0 ||
+	    ifr.ifr_mtu <= 0)
+		return 0;
+	return (unsigned int)ifr.ifr_mtu;
 }
 
 int utun_open(int unit, char *ifname, size_t ifname_len)
@@ -220,25 +330,24 @@ ssize_t utun_write(int fd, int family, const void *pkt, size_t len)
 		{ .iov_base = (void *)pkt, .iov_len = len },
 	};
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct utun_fast *f = fast_get(fd);
+	unsigned int mtu = libutun_dev_mtu(fd);
 	ssize_t n;
 
-	struct utun_fast *f = fast_get(fd);
-
-	/* The loader checks the MTU it knows; here only the largest possible. */
-	if (utun_validate(family, pkt, len, 65535) != UTUN_ERR_NONE)
+	if (!mtu)
+		mtu = f ? fast_mtu(f) : 65535;
+	if (utun_validate(family, pkt, len, mtu) != UTUN_ERR_NONE)
 		return set_errno(EINVAL);
 	if (f) {
 		struct utun_pkt pk = { .len = len + UTUN_HDR_LEN };
 		int ret;
 
-		if (utun_validate(family, pkt, len, fast_mtu(f)) != UTUN_ERR_NONE)
-			return set_errno(EINVAL);
 		pk.buf = malloc(pk.len);
 		if (!pk.buf)
 			return -1;
 		utun_frame_hdr(pk.buf, family);
 		memcpy((uint8_t *)pk.buf + UTUN_HDR_LEN, pkt, len);
-		ret = fast_send(f, &pk, 1, 0);
+		ret = fast_send(f, &pk, 1, 0, mtu);
 		free(pk.buf);
 		return ret == 1 ? (ssize_t)len : -1;
 	}
@@ -341,34 +450,47 @@ int utun_recv_batch(int fd, struct utun_pkt *pkts, unsigned int n, int flags)
 	return (int)done;
 }
 
+/*
+ * As sendmmsg: the packets are taken in order until one cannot be; the
+ * return value is how many were taken (sent, or discarded under
+ * UTUN_FLAGS_NO_INPUT as macOS does), -1 if the first could not be (errno
+ * EINVAL: it fails validation, and the caller still has it; EAGAIN with
+ * MSG_DONTWAIT: no room).  Nothing counted as sent was dropped.
+ */
 int utun_send_batch(int fd, const struct utun_pkt *pkts, unsigned int n, int flags)
 {
 	struct mmsghdr msgs[64];
 	struct iovec iov[64];
-	unsigned int done = 0;
+	unsigned int done = 0, mtu;
 	struct utun_fast *f = fast_get(fd);
 
 	if (!pkts || n == 0)
 		return set_errno(EINVAL);
+	mtu = libutun_dev_mtu(fd);
+	if (!mtu)
+		mtu = f ? fast_mtu(f) : 65535;
 	if (f)
-		return fast_send(f, pkts, n, flags);
+		return fast_send(f, pkts, n, flags, mtu);
 	while (done < n) {
-		unsigned int chunk = n - done > 64 ? 64 : n - done;
+		unsigned int chunk = n - done > 64 ? 64 : n - done, valid = 0;
 		int sent;
 
 		for (unsigned int i = 0; i < chunk; i++) {
+			if (utun_validate_frame(pkts[done + i].buf, pkts[done + i].len, mtu) !=
+			    UTUN_ERR_NONE)
+				break;
 			iov[i].iov_base = pkts[done + i].buf;
 			iov[i].iov_len = pkts[done + i].len;
 			memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
+			valid++;
 		}
-		sent = sendmmsg(fd, msgs, chunk, flags | MSG_NOSIGNAL);
-		if (sent < 0) {
-			if (done)
-				break;
-			return -1;
-		}
+		if (!valid)
+			return done ? (int)done : set_errno(EINVAL);
+		sent = sendmmsg(fd, msgs, valid, flags | MSG_NOSIGNAL);
+		if (sent < 0)
+			return done ? (int)done : -1;
 		done += (unsigned int)sent;
 		if ((unsigned int)sent < chunk)
 			break;

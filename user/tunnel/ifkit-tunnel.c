@@ -234,7 +234,7 @@ static void *net_to_dev(void *arg)
 			m++;
 		}
 		if (m) {
-			int done = 0;
+			int done = 0, refused = 0;
 
 			while (done < m) {
 				int k = utun_send_batch(t->dev, pkts + done, (unsigned int)(m - done), 0);
@@ -242,12 +242,18 @@ static void *net_to_dev(void *arg)
 				if (k <= 0) {
 					if (k < 0 && errno == EINTR)
 						continue;
+					/* pkts[done] was refused (EINVAL): skip it, send the rest. */
+					if (k < 0 && errno == EINVAL) {
+						refused++;
+						done++;
+						continue;
+					}
 					break;
 				}
 				done += k;
 			}
-			t->to_dev += (unsigned long long)done;
-			t->dev_drops += (unsigned long long)(m - done);
+			t->to_dev += (unsigned long long)(done - refused);
+			t->dev_drops += (unsigned long long)(m - done + refused);
 		}
 	}
 	stopping = 1;

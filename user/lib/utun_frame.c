@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libutun's pure helpers: the 4-byte family header of XNU's utun framing,
+ * The utun frame engine: the 4-byte family header of XNU's utun framing,
  * its conversion to and from an Ethernet type, and the validation every
- * write goes through (here in the client, again in the loader).
+ * write goes through.  One copy, in libifkit (compiled -fPIC): the loader
+ * and the CLI link it from there, libutun links the same object.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -24,6 +25,10 @@ const char *utun_err_name(enum utun_err_cause cause)
 		[UTUN_ERR_NO_INPUT] = "no_input",
 		[UTUN_ERR_QUEUE_FULL] = "queue_full",
 		[UTUN_ERR_BAD_LENGTH] = "bad_length",
+		[UTUN_ERR_RING_FULL] = "ring_full",
+		[UTUN_ERR_NO_OUTPUT] = "no_output",
+		[UTUN_ERR_BAD_DESC] = "bad_desc",
+		[UTUN_ERR_DEV_DROP] = "dev_drop",
 	};
 
 	return (unsigned int)cause < UTUN_ERR_MAX ? names[cause] : "unknown";
@@ -101,7 +106,8 @@ enum utun_err_cause utun_validate(int family, const void *pkt, size_t len, unsig
 		unsigned int ihl = (p[0] & 0x0f) * 4u;
 		unsigned int tot = (unsigned int)p[2] << 8 | p[3];
 
-		if (ihl < IPV4_MIN_HDR || tot < ihl || tot > len)
+		/* Bytes past the total length would reach the stack as junk: refuse them too. */
+		if (ihl < IPV4_MIN_HDR || tot < ihl || tot != len)
 			return UTUN_ERR_BAD_LENGTH;
 	} else {
 		unsigned int plen = (unsigned int)p[4] << 8 | p[5];
@@ -109,7 +115,7 @@ enum utun_err_cause utun_validate(int family, const void *pkt, size_t len, unsig
 		/* A zero payload length means a jumbogram: never valid below 64 KiB. */
 		if (plen == 0 && len > IPV6_HDR)
 			return UTUN_ERR_BAD_LENGTH;
-		if (IPV6_HDR + plen > len)
+		if (IPV6_HDR + plen != len)
 			return UTUN_ERR_BAD_LENGTH;
 	}
 	return UTUN_ERR_NONE;
