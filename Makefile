@@ -59,6 +59,7 @@ $(DEPS_STAMP):
 	    ! test -f /usr/include/bpf/libbpf.h || ! test -f /usr/include/xdp/xsk.h || \
 	    ! test -f /usr/include/libmnl/libmnl.h || ! test -f /usr/include/CUnit/CUnit.h || \
 	    ! command -v tshark >/dev/null || ! command -v iperf3 >/dev/null || \
+	    ! test -f /usr/include/pcap/pcap.h || \
 	    ! command -v dh >/dev/null || ! command -v systemd-analyze >/dev/null; then \
 		scripts/install-deps.sh; \
 	fi
