@@ -10,10 +10,9 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include "common.bpf.h"
 #include "utun_xdp.h"
 
-#define ETH_P_IP_	0x0800
-#define ETH_P_IPV6_	0x86DD
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -63,7 +62,7 @@ int utun_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	proto = bpf_ntohs(eth->h_proto);
-	if (proto != ETH_P_IP_ && proto != ETH_P_IPV6_) {
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6) {
 		if (st)
 			st->non_ip_drops++;
 		return XDP_DROP;

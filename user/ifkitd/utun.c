@@ -30,6 +30,7 @@
  * The relay cannot outlive the loader (the AF_XDP socket is the loader's),
  * so utun devices die with it: a restarted loader deletes leftovers.
  */
+#include "ethtool.h"
 #include "utun_int.h"
 #include "utun.skel.h"
 
@@ -138,32 +139,13 @@ static void dev_remove(struct ifkitd *d, struct utun_dev *u, const char *why)
  * One queue each way: veth spreads frames over its queues, and an AF_XDP
  * socket only gets what arrives on the queue it is bound to (0).
  */
-static int one_channel(int sock, const char *ifname)
-{
-	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
-	struct ifreq ifr;
-
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&ch;
-	if (ioctl(sock, SIOCETHTOOL, &ifr) < 0)
-		return -errno;
-	if (ch.rx_count == 1 && ch.tx_count == 1)
-		return 0;
-	ch.cmd = ETHTOOL_SCHANNELS;
-	ch.rx_count = 1;
-	ch.tx_count = 1;
-	ch.combined_count = 0;
-	return ioctl(sock, SIOCETHTOOL, &ifr) < 0 ? -errno : 0;
-}
-
 static int hidden_one_channel(const char *hname)
 {
 	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
 
 	if (sock < 0)
 		return -errno;
-	err = one_channel(sock, hname);
+	err = ethtool_one_channel(sock, hname);
 	close(sock);
 	return err;
 }
@@ -179,7 +161,6 @@ static int vis_setup(void *arg)
 {
 	struct vis_arg *va = arg;
 	struct utun_dev *u = va->u;
-	struct ethtool_value ev = { .cmd = ETHTOOL_STXCSUM, .data = 0 };
 	struct ifreq ifr;
 
 	u->ioctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -187,13 +168,11 @@ static int vis_setup(void *arg)
 		va->step = "socket";
 		return -errno;
 	}
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", u->name);
 	/* XDP cannot carry CHECKSUM_PARTIAL: the stack must finish checksums itself. */
-	ifr.ifr_data = (void *)&ev;
-	if (ioctl(u->ioctl_fd, SIOCETHTOOL, &ifr) < 0) {
+	va->err = ethtool_set_tx_csum(u->ioctl_fd, u->name, false);
+	if (va->err) {
 		va->step = "ethtool tx-checksumming off";
-		return -errno;
+		return va->err;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", u->name);
@@ -202,7 +181,7 @@ static int vis_setup(void *arg)
 		return -errno;
 	}
 	memcpy(u->vis_mac, ifr.ifr_hwaddr.sa_data, 6);
-	if ((va->err = one_channel(u->ioctl_fd, u->name))) {
+	if ((va->err = ethtool_one_channel(u->ioctl_fd, u->name))) {
 		va->step = "ethtool channels";
 		return va->err;
 	}
