@@ -80,6 +80,19 @@ ip -n "$NSA" link set bva up
 ip -n "$NSB" link set bvb up
 
 # start_tunnel CASE -> sets PIDS; device addresses 10.202.0.1 <-> 10.202.0.2
+# Wait until ADDR answers from namespace NS; else say WHAT did not come up, show LOGS.
+wait_ping() {	# NS ADDR WHAT LOG...
+	ns=$1 addr=$2 what=$3
+	shift 3
+	for i in $(seq 50); do
+		ip netns exec "$ns" ping -c 1 -W 1 "$addr" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench/utun.sh: $what did not come up" >&2
+	cat "$@" >&2
+	return 1
+}
+
 start_tunnel() {
 	case $1 in
 	utun) opts="--backend utun" ;;
@@ -95,13 +108,7 @@ start_tunnel() {
 		--addr 10.202.0.2 --peer 10.202.0.1 >"$TMP/tb.log" 2>&1 &
 	TB=$!
 	PIDS="$TA $TB"
-	for i in $(seq 50); do
-		ip netns exec "$NSA" ping -c 1 -W 1 10.202.0.2 >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "bench/utun.sh: $1 tunnel did not come up" >&2
-	cat "$TMP/ta.log" "$TMP/tb.log" >&2
-	return 1
+	wait_ping "$NSA" 10.202.0.2 "$1 tunnel" "$TMP/ta.log" "$TMP/tb.log"
 }
 
 stop_tunnel() {
@@ -179,13 +186,7 @@ start_wire() {	# CASE MTU
 		--socket "$SOCK" >"$TMP/wire.log" 2>&1 &
 	WP=$!
 	PIDS="$WP"
-	for i in $(seq 50); do
-		ip netns exec "$NWA" ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "bench/utun.sh: wire $1 mtu $2 did not come up" >&2
-	cat "$TMP/wire.log" >&2
-	return 1
+	wait_ping "$NWA" 10.80.0.2 "wire $1 mtu $2" "$TMP/wire.log"
 }
 
 wire_tcp() {

@@ -48,7 +48,7 @@ $(UTUN_TUNNEL): $(BUILD)/obj/tunnel/ifkit-tunnel.o $(LIBUTUN_A)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
 # The user-space wire of the benchmark and the 64 KB checksum tests (not installed).
-$(UTUN_WIRE): $(BUILD)/obj/tunnel/ifkit-wire.o $(LIBUTUN_A)
+$(UTUN_WIRE): $(BUILD)/obj/tunnel/ifkit-wire.o $(LIBUTUN_A) $(LIBIFKIT)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
 

@@ -396,6 +396,18 @@ bool h_wait_for(bool (*pred)(void *arg), void *arg, int timeout_ms)
 	return false;
 }
 
+bool h_link_exists(void *arg)
+{
+	struct h_link *link = arg;
+
+	return h_sh("ip -n %s link show %s >/dev/null 2>&1", link->ns, link->name) == 0;
+}
+
+bool h_link_gone(void *arg)
+{
+	return !h_link_exists(arg);
+}
+
 struct file_has {
 	const char *path, *needle;
 };

@@ -62,6 +62,14 @@ int h_ifkit(struct h_loader *l, const char *ns, char *out, size_t len, const cha
 
 /* Poll pred every 20 ms until it returns true or timeout_ms passes. */
 bool h_wait_for(bool (*pred)(void *arg), void *arg, int timeout_ms);
+/* A device by name in a namespace, for h_wait_for(h_link_exists / h_link_gone, &link, ms). */
+struct h_link {
+	const char *ns;
+	const char *name;
+};
+bool h_link_exists(void *link);
+bool h_link_gone(void *link);
+
 /* Readiness, not sleeps: wait until path contains needle. */
 bool h_wait_file(const char *path, const char *needle, int timeout_ms);
 /* Wait until something listens on port (proto 't' TCP, 'u' UDP) in namespace ns. */

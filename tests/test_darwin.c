@@ -119,23 +119,6 @@ static bool has_line(struct client *c, const char *line)
 	return false;
 }
 
-struct link_wait {
-	const char *ns;
-	const char *name;
-};
-
-static bool link_exists(void *arg)
-{
-	struct link_wait *lw = arg;
-
-	return h_sh("ip -n %s link show %s >/dev/null 2>&1", lw->ns, lw->name) == 0;
-}
-
-static bool link_gone(void *arg)
-{
-	return !link_exists(arg);
-}
-
 static int ping(const char *ns, const char *args)
 {
 	return h_sh("ip netns exec %s ping %s", ns, args);
@@ -265,7 +248,7 @@ static void echo_variant(const char *variant, const char *tag, int net)
 	char ns[H_NAME_LEN], name[IFNAMSIZ] = "", line[128];
 	unsigned long long tx0 = 0, rx0 = 0, tx1 = 0, rx1 = 0;
 	struct client c;
-	struct link_wait lw;
+	struct h_link lw;
 	const char *out, *p;
 
 	if (!need_loader())
@@ -325,7 +308,7 @@ static void echo_variant(const char *variant, const char *tag, int net)
 	h_kill(c.pid, SIGTERM);
 	lw.ns = ns;
 	lw.name = name;
-	CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 cleanup:
 	h_kill(c.pid, SIGKILL);
 	h_ns_delete(ns);
@@ -369,7 +352,7 @@ static void test_units_and_errors(void)
 {
 	char ns[H_NAME_LEN], ns2[H_NAME_LEN], out[512];
 	struct client a, b;
-	struct link_wait lw;
+	struct h_link lw;
 	int st;
 
 	if (!need_loader())
@@ -381,7 +364,7 @@ static void test_units_and_errors(void)
 	CU_ASSERT(has_line(&a, "GET_IFNAME 0 0 utun6 6"));
 	lw.ns = ns;
 	lw.name = "utun6";
-	CU_ASSERT(link_exists(&lw));
+	CU_ASSERT(h_link_exists(&lw));
 	/* taken, also from another namespace */
 	st = h_sh_out(out, sizeof(out), "ip netns exec %s env IFKIT_SOCKET=%s %s -u 6", ns2,
 		      L.sock, client_bin(""));
@@ -398,7 +381,7 @@ static void test_units_and_errors(void)
 	CU_ASSERT_EQUAL(st, ENOENT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "CTLIOCGINFO: No such file or directory"));
 	h_kill(a.pid, SIGTERM);
-	CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 	h_kill(b.pid, SIGKILL);
 	h_ns_delete(ns);
 	h_ns_delete(ns2);
@@ -483,7 +466,7 @@ static void test_kill9(void)
 {
 	char ns[H_NAME_LEN];
 	struct client c;
-	struct link_wait lw;
+	struct h_link lw;
 	struct timespec t0, t1;
 	long ms;
 
@@ -494,11 +477,11 @@ static void test_kill9(void)
 	CU_ASSERT_FATAL(h_wait_for(client_ready, &c, 5000));
 	lw.ns = ns;
 	lw.name = "utun8";
-	CU_ASSERT_FATAL(link_exists(&lw));
+	CU_ASSERT_FATAL(h_link_exists(&lw));
 	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.86.0.1 peer 10.86.0.2 dev utun8", ns), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	h_kill(c.pid, SIGKILL);
-	CU_ASSERT(h_wait_for(link_gone, &lw, 2000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 2000));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	CU_ASSERT(ms <= 1000);
@@ -594,7 +577,7 @@ static void test_epoll_dlopen(void)
 	struct sockaddr_ctl sc;
 	socklen_t len = sizeof(name);
 	uint8_t pkt[4 + 20 + 8 + 5], buf[256];
-	struct link_wait lw;
+	struct h_link lw;
 	void *lib = NULL;
 	int fd = -1, ep = -1, us = -1, rs = -1;
 	uint32_t be;
@@ -681,7 +664,7 @@ static void test_epoll_dlopen(void)
 	fd = -1;
 	lw.ns = ns;
 	lw.name = name;
-	CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 cleanup:
 	if (fd >= 0)
 		close(fd);

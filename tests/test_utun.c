@@ -252,23 +252,6 @@ static int count_utuns(void)
 	return err ? err : (int)n;
 }
 
-struct link_wait {
-	const char *ns;
-	const char *name;
-};
-
-static bool link_exists(void *arg)
-{
-	struct link_wait *lw = arg;
-
-	return h_sh("ip -n %s link show %s >/dev/null 2>&1", lw->ns, lw->name) == 0;
-}
-
-static bool link_gone(void *arg)
-{
-	return !link_exists(arg);
-}
-
 static int loader_fd_count(void)
 {
 	char cmd[128], out[64];
@@ -664,9 +647,9 @@ static void test_echo_v4_v6(void)
 	CU_ASSERT_EQUAL(info.mtu, 1500);
 	close(fd);
 	{
-		struct link_wait lw = { ns, name };
+		struct h_link lw = { ns, name };
 
-		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+		CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 	}
 	h_ns_delete(ns);
 }
@@ -1117,9 +1100,9 @@ static void test_fast_abuse(void)
 	/* closing the abused descriptor still removes its utun, and only it */
 	close(fa);
 	{
-		struct link_wait lw = { ns, na };
+		struct h_link lw = { ns, na };
 
-		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+		CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 	}
 	CU_ASSERT(ping_stack(fb, AF_INET, 2));
 	CU_ASSERT_EQUAL(kill(loader, 0), 0);
@@ -1339,9 +1322,9 @@ static void test_taken_unit(void)
 		close(fd3);
 	/* free again once closed */
 	{
-		struct link_wait lw = { ns, "utun7" };
+		struct h_link lw = { ns, "utun7" };
 
-		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+		CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 	}
 	fd2 = open_in(ns2, 7, name2);
 	CU_ASSERT(fd2 >= 0);
@@ -1360,7 +1343,7 @@ static bool loader_has_no_utun(void *arg)
 static void sigkill_removes(bool fast)
 {
 	char ns[H_NAME_LEN], path[300];
-	struct link_wait lw;
+	struct h_link lw;
 	struct timespec t0, t1;
 	pid_t pid;
 	long ms;
@@ -1375,7 +1358,7 @@ static void sigkill_removes(bool fast)
 	pid = h_spawn(ns, "exec %s --hold %s 9%s", h_bin("tests/test_utun"), L.sock,
 		      fast ? " fast" : "");
 	CU_ASSERT_FATAL(pid > 0);
-	CU_ASSERT_FATAL(h_wait_for(link_exists, &lw, 5000));
+	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &lw, 5000));
 	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.73.0.1 peer 10.73.0.2 dev utun9", ns), 0);
 	snprintf(path, sizeof(path), "%s/utun_ports", L.pin_dir);
 	ports = bpf_obj_get(path);
@@ -1383,7 +1366,7 @@ static void sigkill_removes(bool fast)
 	CU_ASSERT_EQUAL(bpf_map_get_next_key(ports, NULL, &key), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	h_kill(pid, SIGKILL);
-	CU_ASSERT(h_wait_for(link_gone, &lw, 2000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 2000));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	CU_ASSERT(ms <= 1000);
@@ -1402,7 +1385,7 @@ static void sigkill_removes(bool fast)
 static void test_external_delete(void)
 {
 	char ns[H_NAME_LEN], name[IFNAMSIZ], path[300];
-	struct link_wait lw;
+	struct h_link lw;
 	int fd, ports;
 	__u32 key;
 
@@ -1418,7 +1401,7 @@ static void test_external_delete(void)
 	CU_ASSERT_EQUAL(h_sh("ip -n %s link del %s", ns, name), 0);
 	lw.ns = ns;
 	lw.name = name;
-	CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 2000));
 	CU_ASSERT_NOT_EQUAL(bpf_map_get_next_key(ports, NULL, &key), 0);
 	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link | grep -q hutun", L.netns), 0);
@@ -1516,9 +1499,9 @@ static void test_fastpath(void)
 	CU_ASSERT(info.out_packets >= 6);
 	CU_ASSERT_EQUAL(utun_close(fd), 0);
 	{
-		struct link_wait lw = { ns, name };
+		struct h_link lw = { ns, name };
 
-		CU_ASSERT(h_wait_for(link_gone, &lw, 1000));
+		CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
 	}
 	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 1000));
 	h_ns_delete(ns);
@@ -1711,7 +1694,7 @@ static void tunnel(bool fast)
 {
 	char a[H_NAME_LEN], b[H_NAME_LEN], out[256], want[256];
 	const char *tun = h_bin("ifkit-tunnel");
-	struct link_wait la, lb;
+	struct h_link la, lb;
 	pid_t ta, tb, rx;
 	char tunpath[300], helper[300];
 
@@ -1729,9 +1712,9 @@ static void tunnel(bool fast)
 		     "--addr 10.75.0.1 --peer 10.75.0.2%s", tunpath, L.sock, fast ? "" : " --no-fastpath");
 	tb = h_spawn(b, "exec %s --socket %s --unit 21 --local 10.74.0.2:7000 --remote 10.74.0.1:7000 "
 		     "--addr 10.75.0.2 --peer 10.75.0.1%s", tunpath, L.sock, fast ? "" : " --no-fastpath");
-	la = (struct link_wait){ a, "utun20" };
-	lb = (struct link_wait){ b, "utun21" };
-	CU_ASSERT_FATAL(h_wait_for(link_exists, &la, 5000) && h_wait_for(link_exists, &lb, 5000));
+	la = (struct h_link){ a, "utun20" };
+	lb = (struct h_link){ b, "utun21" };
+	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &la, 5000) && h_wait_for(h_link_exists, &lb, 5000));
 	CU_ASSERT(h_wait_for(tunnel_addressed, a, 5000));
 	CU_ASSERT(h_wait_for(tunnel_addressed, b, 5000));
 	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 10.75.0.2", a), 0);
@@ -1746,8 +1729,8 @@ static void tunnel(bool fast)
 	CU_ASSERT(strncmp(out, "67108864 ", 9) == 0);
 	h_kill(ta, SIGTERM);
 	h_kill(tb, SIGTERM);
-	CU_ASSERT(h_wait_for(link_gone, &la, 1000));
-	CU_ASSERT(h_wait_for(link_gone, &lb, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &la, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lb, 1000));
 	h_ns_delete(a);
 	h_ns_delete(b);
 }
@@ -1802,7 +1785,7 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 static void wire_checksums(bool fast)
 {
 	char a[H_NAME_LEN], b[H_NAME_LEN], feat[256];
-	struct link_wait la;
+	struct h_link la;
 	pid_t wire;
 
 	if (!need_loader())
@@ -1822,8 +1805,8 @@ static void wire_checksums(bool fast)
 	udp_across(b, a, "10.80.0.1", 7104, 20, 65000);
 	udp_across(a, b, "10.80.0.2", 7105, 20, 1200);
 	h_kill(wire, SIGTERM);
-	la = (struct link_wait){ a, "utun0" };
-	CU_ASSERT(h_wait_for(link_gone, &la, 1000));
+	la = (struct h_link){ a, "utun0" };
+	CU_ASSERT(h_wait_for(h_link_gone, &la, 1000));
 	h_ns_delete(a);
 	h_ns_delete(b);
 }

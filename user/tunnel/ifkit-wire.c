@@ -38,6 +38,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "ifkit/utun.h"
+#include "netns.h"
 
 #define BATCH		64
 #define PKT_MAX		(UTUN_HDR_LEN + 65535 + 16)
@@ -78,13 +79,10 @@ static void usage(FILE *out)
 
 static int enter_ns(const char *name)
 {
-	char path[256];
-	int fd, err = 0;
+	int fd = netns_open(name), err = 0;
 
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (setns(fd, CLONE_NEWNET) < 0)
 		err = -errno;
 	close(fd);
