@@ -564,6 +564,23 @@ void h_skip(const char *fmt, ...)
 	}
 }
 
+/*
+ * IFKIT_TEST_ONLY=substring runs only the tests whose name contains it (for
+ * working on one test; the suites' set-up still runs).  Unset: all tests.
+ */
+static void only_matching_tests(const char *pattern)
+{
+	CU_pSuite suite;
+	CU_pTest test;
+
+	if (!pattern || !*pattern)
+		return;
+	for (suite = CU_get_registry()->pSuite; suite; suite = suite->pNext)
+		for (test = suite->pTest; test; test = test->pNext)
+			if (!strstr(test->pName, pattern))
+				CU_set_test_active(test, CU_FALSE);
+}
+
 int h_main(int argc, char **argv, void (*add_suites)(void))
 {
 	const char *build = getenv("BUILD");
@@ -598,6 +615,7 @@ int h_main(int argc, char **argv, void (*add_suites)(void))
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	add_suites();
+	only_matching_tests(getenv("IFKIT_TEST_ONLY"));
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed() +
