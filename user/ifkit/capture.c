@@ -71,6 +71,7 @@ struct capture {
 	struct iptap_filter filter;
 	const char *expr;
 	struct iptap_expr *prog;	/* the expression, for records the kernel could not decide */
+	bool jit;			/* the kernel runs it as eBPF: its verdict is final */
 	char **cmd;			/* -- CMD ARGS */
 
 	/* output */
@@ -332,7 +333,7 @@ static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_he
 			c->bad++;
 			return LIBBPF_PERF_EVENT_CONT;
 		}
-		if (c->prog) {
+		if (c->prog && !c->jit) {
 			/* What the kernel could not decide (bytes beyond its copy) is decided here. */
 			if (!iptap_expr_match(c->prog, pkt, caplen, origlen)) {
 				c->filtered_here++;
@@ -550,6 +551,28 @@ static int reader_map(int sock, unsigned int which)
 		return err;
 	}
 	return fd < 0 ? -EPROTO : fd;
+}
+
+/*
+ * Ask the loader to run our filter program as eBPF (freplace of the slot's
+ * stub) instead of in the kernel's cBPF interpreter.  Either way the filter
+ * runs in the kernel; on failure the reason is said once.
+ */
+static void filter_jit(struct capture *c, int sock)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	int err;
+
+	ctl_req_init(&req, IFKIT_CMD_IPTAP_FILTER_JIT);
+	memset(&rep, 0, sizeof(rep));
+	err = ctl_call(sock, &req, -1, &rep, NULL, NULL, NULL);
+	if (err) {
+		fprintf(stderr, "ifkit: capture: the filter runs in the kernel's cBPF interpreter "
+			"(eBPF translation: %s)\n", rep.msg[0] ? rep.msg : strerror(-err));
+		return;
+	}
+	c->jit = true;
 }
 
 static void slot_stats(int fd, uint32_t slot, int ncpu, struct iptap_reader_stat *sum)
@@ -833,6 +856,8 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "ifkit: capture: iptap_filters[%u]: %s\n", slot, strerror(errno));
 		goto out;
 	}
+	if (c->filter.flags & IPTAP_RF_BPF)
+		filter_jit(c, sock);
 	ncpu = libbpf_num_possible_cpus();
 	cpus = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(int));
 	keys = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(int));

@@ -30,4 +30,9 @@ bool iptap_expr_match(const struct iptap_expr *e, const uint8_t *pkt, uint32_t c
 unsigned int iptap_expr_len(const struct iptap_expr *e);
 void iptap_expr_free(struct iptap_expr *e);
 
+/* libpcap's validator and interpreter on a raw program (tests, fuzzer). */
+bool iptap_cbpf_valid(const struct iptap_cbpf *prog, unsigned int len);
+uint32_t iptap_cbpf_filter(const struct iptap_cbpf *prog, const uint8_t *pkt, uint32_t wirelen,
+			   uint32_t buflen);
+
 #endif
