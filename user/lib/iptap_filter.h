@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * pcap-filter(7) expressions for iptap readers: compiled by libpcap for
- * DLT_RAW (the program sees the IP packet) into classic BPF, which the tap
- * programs interpret in the kernel (bpf/iptap.bpf.c) and the reader applies
- * again to what the kernel could not decide.  Kept apart from libbpf's
+ * DLT_RAW (the program sees the IP packet) into classic BPF, which runs in
+ * the kernel as eBPF (iptap_jit.c) or, failing that, in the tap programs'
+ * interpreter (bpf/iptap.bpf.c); the reader applies it again to what the
+ * interpreter could not decide.  Kept apart from libbpf's
  * headers: libpcap and linux/bpf.h both define struct bpf_insn.
  */
 #ifndef IFKIT_IPTAP_FILTER_H
