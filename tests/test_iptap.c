@@ -160,6 +160,68 @@ static void test_pcap_writer_partial(void)
 	close(fd);
 }
 
+/*
+ * Large packets (TCP's GSO packets) are written from the caller's memory
+ * (writev), small ones buffered: the file has them all in order, and a
+ * write failing inside a large packet leaves only the whole records.
+ */
+static void test_pcap_writer_large(void)
+{
+	static uint8_t big[20000];
+	struct pcap_writer w;
+	struct pktap_header h;
+	struct rlimit old, lim;
+	const size_t small = 16 + 156 + 28, large = 16 + 156 + sizeof(big);
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = memfd_create("large", MFD_CLOEXEC), fd2 = memfd_create("large2", MFD_CLOEXEC);
+	const uint8_t *p;
+	struct stat st;
+
+	CU_ASSERT_FATAL(fd >= 0 && fd2 >= 0);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7);
+	memcpy(big, ip4_pkt, 20);
+	CU_ASSERT_EQUAL_FATAL(pcap_writer_open(&w, fd, false, 65535), 0);
+	fill_hdr(&h, "vA", PTH_FLAG_DIR_OUT, 1, "x");
+	CU_ASSERT_EQUAL(pcap_writer_packet(&w, &h, ip4_pkt, 28, 28, 1000000000ULL), 0);
+	CU_ASSERT_EQUAL(pcap_writer_packet(&w, &h, big, sizeof(big), sizeof(big), 2000000000ULL), 0);
+	CU_ASSERT_EQUAL(pcap_writer_packet(&w, &h, ip4_pkt, 28, 28, 3000000000ULL), 0);
+	CU_ASSERT_EQUAL(pcap_writer_close(&w), 0);
+	CU_ASSERT_EQUAL(w.packets, 3);
+	slurp(fd, &buf, &len);
+	CU_ASSERT_EQUAL_FATAL(len, 24 + 2 * small + large);
+	p = (const uint8_t *)buf + 24;
+	CU_ASSERT_EQUAL(rd32(p), 1);
+	p += small;
+	CU_ASSERT_EQUAL(rd32(p), 2);
+	CU_ASSERT_EQUAL(rd32(p + 8), 156 + sizeof(big));
+	CU_ASSERT_EQUAL(memcmp(p + 16 + 156, big, sizeof(big)), 0);
+	p += large;
+	CU_ASSERT_EQUAL(rd32(p), 3);
+	CU_ASSERT_EQUAL(memcmp(p + 16 + 156, ip4_pkt, 28), 0);
+	free(buf);
+	close(fd);
+
+	/* The file may grow to half of the large record: the small one before it stays. */
+	CU_ASSERT_EQUAL_FATAL(pcap_writer_open(&w, fd2, false, 65535), 0);
+	CU_ASSERT_EQUAL(pcap_writer_packet(&w, &h, ip4_pkt, 28, 28, 1000000000ULL), 0);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 24 + small + large / 2;
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	CU_ASSERT_EQUAL(pcap_writer_packet(&w, &h, big, sizeof(big), sizeof(big), 2000000000ULL),
+			-EFBIG);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, SIG_DFL);
+	CU_ASSERT_EQUAL(w.packets, 1);
+	CU_ASSERT_EQUAL(fstat(fd2, &st), 0);
+	CU_ASSERT_EQUAL((size_t)st.st_size, 24 + small);
+	pcap_writer_close(&w);
+	close(fd2);
+}
+
 /* Walk pcapng blocks; returns the number of blocks, checking lengths. */
 static void test_pcapng_writer(void)
 {
@@ -2287,6 +2349,7 @@ static void add_suites(void)
 	CU_add_test(s, "pcap writer: LINKTYPE_PKTAP parsed back", test_pcap_writer);
 	CU_add_test(s, "pcapng writer: IDB per interface, flags, comment", test_pcapng_writer);
 	CU_add_test(s, "writer: a failed write keeps whole records, counted", test_pcap_writer_partial);
+	CU_add_test(s, "writer: large packets written from the caller's memory", test_pcap_writer_large);
 	CU_add_test(s, "ring record decoding: padding, snap, malformed", test_record_decode);
 	CU_add_test(s, "tap counting from /proc/net/packet", test_tap_counting);
 

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <pwd.h>
@@ -783,6 +784,13 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 	bool gone = false, have_stats = false;
 	struct sigaction sa = { 0 };
 
+	/*
+	 * Records (up to 64 KiB each) are allocated and freed at the packet
+	 * rate: keep freed memory for the next round instead of giving it back
+	 * and faulting it in again (page faults were ~3 % of a TCP capture).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return EXIT_FAIL;
