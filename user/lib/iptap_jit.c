@@ -103,9 +103,45 @@ static uint16_t mem_read_mask(const struct iptap_cbpf *prog, unsigned int len)
 	return m;
 }
 
-/* An instruction that rejects every packet (a load beyond any packet, x / 0). */
+/*
+ * The opcodes libpcap's bpf_filter() executes (1.10.3 aborts on any other,
+ * newer ones reject the packet; so does the translation).
+ */
+bool iptap_jit_opcode_known(uint16_t code)
+{
+	switch (code) {
+	case BPF_RET | BPF_K: case BPF_RET | BPF_A:
+	case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
+	case BPF_LD | BPF_W | BPF_LEN: case BPF_LDX | BPF_W | BPF_LEN:
+	case BPF_LD | BPF_W | BPF_IND: case BPF_LD | BPF_H | BPF_IND: case BPF_LD | BPF_B | BPF_IND:
+	case BPF_LDX | BPF_MSH | BPF_B: case BPF_LD | BPF_IMM: case BPF_LDX | BPF_IMM:
+	case BPF_LD | BPF_MEM: case BPF_LDX | BPF_MEM: case BPF_ST: case BPF_STX:
+	case BPF_JMP | BPF_JA:
+	case BPF_JMP | BPF_JGT | BPF_K: case BPF_JMP | BPF_JGE | BPF_K:
+	case BPF_JMP | BPF_JEQ | BPF_K: case BPF_JMP | BPF_JSET | BPF_K:
+	case BPF_JMP | BPF_JGT | BPF_X: case BPF_JMP | BPF_JGE | BPF_X:
+	case BPF_JMP | BPF_JEQ | BPF_X: case BPF_JMP | BPF_JSET | BPF_X:
+	case BPF_ALU | BPF_NEG: case BPF_MISC | BPF_TAX: case BPF_MISC | BPF_TXA:
+		return true;
+	}
+	if ((code & ~0xf8u) == BPF_ALU) {	/* two-operand ALU, K or X */
+		switch (BPF_OP(code)) {
+		case BPF_ADD: case BPF_SUB: case BPF_MUL: case BPF_DIV: case BPF_MOD:
+		case BPF_AND: case BPF_OR: case BPF_XOR: case BPF_LSH: case BPF_RSH:
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * An instruction that rejects every packet: a load beyond any packet, x / 0,
+ * or an opcode libpcap does not execute (its validator lets some through).
+ */
 static bool always_rejects(const struct iptap_cbpf *in)
 {
+	if (!iptap_jit_opcode_known(in->code))
+		return true;
 	switch (in->code) {
 	case BPF_LD | BPF_W | BPF_ABS: case BPF_LD | BPF_H | BPF_ABS: case BPF_LD | BPF_B | BPF_ABS:
 	case BPF_LD | BPF_W | BPF_IND: case BPF_LD | BPF_H | BPF_IND: case BPF_LD | BPF_B | BPF_IND:

@@ -18,6 +18,7 @@
 #ifndef IFKIT_IPTAP_JIT_H
 #define IFKIT_IPTAP_JIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/bpf.h>
@@ -33,6 +34,9 @@
  */
 int iptap_jit_translate(const struct iptap_cbpf *prog, unsigned int len, struct bpf_insn *out,
 			unsigned int max, unsigned int *n);
+
+/* An opcode libpcap's bpf_filter() executes (others reject the packet here). */
+bool iptap_jit_opcode_known(uint16_t code);
 
 /*
  * Load insns as a tc (sched_cls) program for the tap programs' iptap_jit
