@@ -28,9 +28,10 @@
 #define IPTAP_JIT_MAX_INSNS	(IPTAP_FILTER_MAX * 12 + 32)
 
 /*
- * cBPF prog[0..len) -> eBPF out[0..*n).  -EINVAL for what libpcap's
- * validator would refuse (unknown opcode, jump out of the program or
- * backwards, scratch word >= 16), -E2BIG if out is too small.
+ * cBPF prog[0..len) -> eBPF out[0..*n).  -EINVAL for a reachable jump out
+ * of the program or backwards (libpcap's protochain: the interpreter's) and
+ * a scratch word >= 16; -E2BIG if out is too small.  An opcode libpcap does
+ * not execute rejects the packet when reached.
  */
 int iptap_jit_translate(const struct iptap_cbpf *prog, unsigned int len, struct bpf_insn *out,
 			unsigned int max, unsigned int *n);
