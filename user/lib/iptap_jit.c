@@ -32,6 +32,8 @@
 #define R_X	BPF_REG_8
 #define R_L2	BPF_REG_9
 #define CB0_OFF		((int16_t)offsetof(struct __sk_buff, cb[0]))
+#define DATA_OFF	((int16_t)offsetof(struct __sk_buff, data))
+#define DATA_END_OFF	((int16_t)offsetof(struct __sk_buff, data_end))
 #define MEM_OFF(k)	((int16_t)(-64 + 4 * (int)(k)))
 /* Offsets above this are beyond any packet (and keep l2 + X + k an int). */
 #define OFF_MAX		0x7fff0000u
@@ -71,25 +73,46 @@ static void emit_jmp(struct jit *j, struct bpf_insn in, unsigned int to)
 	emit(j, in);
 }
 
-/* A = P[l2 + (X +) k], size bytes in network order; out of the packet: 0. */
+/*
+ * r0 = P[l2 + (X +) k], size bytes in network order; out of the packet: the
+ * program returns 0.  A load within the skb's linear data is done in place
+ * (no call: on this CPU every call and return pays for the SRSO
+ * mitigation); anything else goes through LD_IND, the kernel's skb load
+ * helper, which also reads paged data.
+ */
 static void emit_load(struct jit *j, unsigned int size, uint32_t k, bool ind, unsigned int reject)
 {
 	uint8_t sz = size == 4 ? BPF_W : size == 2 ? BPF_H : BPF_B;
+	int16_t fast = (int16_t)(size > 1 ? 9 : 8);	/* instructions of the in-place load */
 
 	if (k > OFF_MAX) {
 		emit_jmp(j, INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0), reject);
 		return;
 	}
-	if (!ind) {
-		emit(j, INSN(BPF_LD | BPF_IND | sz, 0, R_L2, 0, (int32_t)k));
-		return;
+	/* r2 = l2 (+ X) + k; libpcap checks X + k without wrapping: so do we, in 64 bits. */
+	if (ind) {
+		emit(j, INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, R_X, 0, 0));
+		emit(j, INSN(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_2, R_L2, 0, 0));
+		emit_jmp(j, INSN(BPF_JMP | BPF_JGT | BPF_K, BPF_REG_2, 0, 0,
+				 (int32_t)(OFF_MAX - k)), reject);
+	} else {
+		emit(j, INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, R_L2, 0, 0));
 	}
-	/* libpcap checks X + k without wrapping: so do we, in 64 bits. */
-	emit(j, INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, R_X, 0, 0));
-	emit(j, INSN(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_2, R_L2, 0, 0));
-	emit_jmp(j, INSN(BPF_JMP | BPF_JGT | BPF_K, BPF_REG_2, 0, 0, (int32_t)(OFF_MAX - k)),
-		 reject);
-	emit(j, INSN(BPF_LD | BPF_IND | sz, 0, BPF_REG_2, 0, (int32_t)k));
+	emit(j, INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, (int32_t)k));
+	/* In place when data + r2 + size <= data_end (r2 bounded for the verifier). */
+	emit(j, INSN(BPF_JMP | BPF_JGT | BPF_K, BPF_REG_2, 0, fast, 0x7fff));
+	emit(j, INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_3, R_CTX, DATA_OFF, 0));
+	emit(j, INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_4, R_CTX, DATA_END_OFF, 0));
+	emit(j, INSN(BPF_ALU64 | BPF_ADD | BPF_X, BPF_REG_3, BPF_REG_2, 0, 0));
+	emit(j, INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_5, BPF_REG_3, 0, 0));
+	emit(j, INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_5, 0, 0, (int32_t)size));
+	emit(j, INSN(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_5, BPF_REG_4, (int16_t)(fast - 6), 0));
+	emit(j, INSN(BPF_LDX | BPF_MEM | sz, BPF_REG_0, BPF_REG_3, 0, 0));
+	if (size > 1)
+		emit(j, INSN(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_0, 0, 0, (int32_t)size * 8));
+	emit(j, INSN(BPF_JMP | BPF_JA, 0, 0, 1, 0));
+	/* Paged data, or beyond the packet (then the program returns 0). */
+	emit(j, INSN(BPF_LD | BPF_IND | sz, 0, BPF_REG_2, 0, 0));
 }
 
 static uint16_t mem_read_mask(const struct iptap_cbpf *prog, unsigned int len)

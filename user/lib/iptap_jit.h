@@ -6,8 +6,9 @@
  * The translation is a tc program: the filter sees the IP packet, which
  * starts skb->cb[0] bytes (the link header, l2) into the frame tc hands
  * over.  It returns the cBPF program's return value (0: no match) and loads
- * packet bytes with LD_ABS/LD_IND through the kernel's skb load helpers, so
- * a load beyond the packet ends it with 0, as in libpcap's bpf_filter()
+ * packet bytes in place from the linear data, else with LD_IND through the
+ * kernel's skb load helpers, so a load beyond the packet ends it with 0, as
+ * in libpcap's bpf_filter()
  * (and unlike the interpreter, it sees every byte of the packet, not only
  * the first 256).  The tap programs tail-call it from the reader slot's
  * global function iptap_slot_filterN: a tail call from a subprogram
@@ -24,8 +25,8 @@
 #include <linux/bpf.h>
 #include "iptap.h"
 
-/* eBPF instructions a translation can take (at most ~12 per cBPF instruction). */
-#define IPTAP_JIT_MAX_INSNS	(IPTAP_FILTER_MAX * 12 + 32)
+/* eBPF instructions a translation can take (at most 16 per cBPF instruction). */
+#define IPTAP_JIT_MAX_INSNS	(IPTAP_FILTER_MAX * 16 + 32)
 
 /*
  * cBPF prog[0..len) -> eBPF out[0..*n).  -EINVAL for a reachable jump out
