@@ -580,11 +580,16 @@ static __always_inline int slot_filter(struct __sk_buff *skb, __u32 l2, __u32 s)
 /* Does reader slot want this packet (its packet filter)?  Refusals are counted. */
 __noinline int iptap_slot_want(struct __sk_buff *skb, __u32 l2, __u32 slot)
 {
+	struct iptap_filter *flt;
 	__u32 cb0;
 	int r;
 
 	if (!skb || slot >= IPTAP_MAX_READERS)
 		return 0;
+	/* No packet filter (a full capture): no slot function, no tail call. */
+	flt = bpf_map_lookup_elem(&iptap_filters, &slot);
+	if (!flt || !(flt->flags & IPTAP_RF_BPF))
+		return 1;
 	/* The translated filter takes l2 from cb[0]: lend it, give it back. */
 	cb0 = skb->cb[0];
 	skb->cb[0] = l2;
