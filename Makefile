@@ -217,3 +217,12 @@ $(BUILD)/fuzz_ctl: tests/fuzz/fuzz_ctl.c $(FUZZ_LIB_SRCS) $(wildcard user/lib/*.
 	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< $(FUZZ_LIB_SRCS)
 fuzz: $(BUILD)/fuzz_ctl
 	$(BUILD)/fuzz_ctl -max_total_time=$(FUZZ_SECS) -max_len=4096 $(BUILD)/fuzz-corpus
+
+# The cBPF -> eBPF translation of iptap filters against libpcap (as root: the
+# verifier and BPF_PROG_TEST_RUN too).
+$(BUILD)/fuzz_cbpf: tests/fuzz/fuzz_cbpf.c user/lib/iptap_jit.c user/lib/iptap_filter.c $(wildcard user/lib/iptap_*.h include/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)/fuzz-cbpf-corpus
+	$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) -o $@ $< user/lib/iptap_jit.c user/lib/iptap_filter.c -lbpf -lpcap
+.PHONY: fuzz-cbpf
+fuzz-cbpf: $(BUILD)/fuzz_cbpf
+	$(BUILD)/fuzz_cbpf -max_total_time=$(FUZZ_SECS) -max_len=2048 $(BUILD)/fuzz-cbpf-corpus

@@ -97,6 +97,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } iptap_reader_stats SEC(".maps");
 
+/*
+ * Per reader slot: its filter translated to eBPF (user/lib/iptap_jit.c),
+ * put here by the loader.  Not pinned: it belongs to this load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, IPTAP_MAX_READERS);
+	__type(key, __u32);
+	__type(value, __u32);
+} iptap_jit SEC(".maps");
+
 /* The cBPF interpreter's machine: packet bytes, registers, scratch memory. */
 struct cbpf_vm {
 	__u32 a, x, pc, len, wirelen, verdict, slot, done;
@@ -508,8 +519,9 @@ static __always_inline void reader_count(__u32 slot, int what)
 }
 
 /*
- * One reader slot's packet filter (verified once as a global function, so
- * eight slots do not multiply the verifier's paths).  1: write the record.
+ * One reader slot's packet filter in the interpreter (verified once as a
+ * global function, so eight slots do not multiply the verifier's paths).
+ * 1: write the record.
  */
 __noinline int iptap_slot_filter(struct __sk_buff *skb, __u32 l2, __u32 slot)
 {
@@ -521,7 +533,69 @@ __noinline int iptap_slot_filter(struct __sk_buff *skb, __u32 l2, __u32 slot)
 	flt = bpf_map_lookup_elem(&iptap_filters, &slot);
 	if (!flt || !(flt->flags & IPTAP_RF_BPF))
 		return 1;
-	if (l2 > 64 || filter_pass(skb, l2, flt, &copied))
+	return l2 > 64 || filter_pass(skb, l2, flt, &copied);
+}
+
+/*
+ * Each slot's filter entry point.  A reader's pcap-filter program,
+ * translated to eBPF in user space (user/lib/iptap_jit.c), sits in
+ * iptap_jit[slot] and is tail-called from here: a tail call from a
+ * subprogram runs the target in the subprogram's place and returns to its
+ * caller, so the translation's return value is this function's (non-zero:
+ * the record is wanted).  It finds l2 in skb->cb[0].  Without one
+ * (translation or load failed) the tail call falls through to the
+ * interpreter.
+ */
+#define SLOT_FILTER(n)								\
+__noinline int iptap_slot_filter##n(struct __sk_buff *skb, __u32 l2)		\
+{										\
+	if (!skb)								\
+		return 0;							\
+	bpf_tail_call(skb, &iptap_jit, n);					\
+	return iptap_slot_filter(skb, l2, n);					\
+}
+SLOT_FILTER(0)
+SLOT_FILTER(1)
+SLOT_FILTER(2)
+SLOT_FILTER(3)
+SLOT_FILTER(4)
+SLOT_FILTER(5)
+SLOT_FILTER(6)
+SLOT_FILTER(7)
+
+static __always_inline int slot_filter(struct __sk_buff *skb, __u32 l2, __u32 s)
+{
+	switch (s) {
+	case 0: return iptap_slot_filter0(skb, l2);
+	case 1: return iptap_slot_filter1(skb, l2);
+	case 2: return iptap_slot_filter2(skb, l2);
+	case 3: return iptap_slot_filter3(skb, l2);
+	case 4: return iptap_slot_filter4(skb, l2);
+	case 5: return iptap_slot_filter5(skb, l2);
+	case 6: return iptap_slot_filter6(skb, l2);
+	default: return iptap_slot_filter7(skb, l2);
+	}
+}
+
+/* Does reader slot want this packet (its packet filter)?  Refusals are counted. */
+__noinline int iptap_slot_want(struct __sk_buff *skb, __u32 l2, __u32 slot)
+{
+	struct iptap_filter *flt;
+	__u32 cb0;
+	int r;
+
+	if (!skb || slot >= IPTAP_MAX_READERS)
+		return 0;
+	/* No packet filter (a full capture): no slot function, no tail call. */
+	flt = bpf_map_lookup_elem(&iptap_filters, &slot);
+	if (!flt || !(flt->flags & IPTAP_RF_BPF))
+		return 1;
+	/* The translated filter takes l2 from cb[0]: lend it, give it back. */
+	cb0 = skb->cb[0];
+	skb->cb[0] = l2;
+	r = slot_filter(skb, l2, slot);
+	skb->cb[0] = cb0;
+	if (r)
 		return 1;
 	reader_count(slot, 3);
 	return 0;
@@ -561,6 +635,78 @@ __noinline int iptap_slot_output(struct __sk_buff *skb, struct pktap_header *h, 
 	return -1;
 }
 
+/*
+ * The PKTAP header and one record per wanting reader slot.  A global
+ * function of its own so that tap()'s stack stays small: the slot filters'
+ * tail calls are allowed only under less than 256 bytes of callers' stack.
+ * arg: want (bits 0-7), l2 (bits 8-15), out (bit 16).
+ */
+__noinline int iptap_records(struct __sk_buff *skb, const struct iptap_if_info *info,
+			     const struct iptap_ns_cfg *cfg, __u32 arg)
+{
+	__u32 want = arg & 0xff, l2 = (arg >> 8) & 0xff, out = (arg >> 16) & 1, idx;
+	__u64 recs = 0, errs = 0;
+	struct iptap_stat *st;
+	struct pktap_header h;
+	struct flow f = {};
+	struct who w = {};
+
+	if (!skb || !info || !cfg)
+		return 0;
+	if (l2 > 64)
+		l2 = 64;
+	idx = cfg->idx;
+	__builtin_memset(&h, 0, sizeof(h));
+	__builtin_memcpy(h.pth_ifname, info->name, 16);
+	h.pth_iftype = info->iftype;
+	h.pth_ifunit = info->unit;
+	if (parse(skb, l2, &f))
+		return 0;
+	h.pth_length = sizeof(h) + l2;
+	h.pth_type_next = PTH_TYPE_PACKET;
+	h.pth_dlt = PKTAP_DLT_RAW;
+	h.pth_flags = out ? PTH_FLAG_DIR_OUT : PTH_FLAG_DIR_IN;
+	h.pth_protocol_family = f.family;
+	h.pth_frame_pre_length = l2;
+	h.pth_ipproto = f.ipproto;
+	{
+		__u64 now = bpf_ktime_get_tai_ns();
+
+		h.pth_tstamp.tv_sec = (__s32)(now / 1000000000ULL);
+		h.pth_tstamp.tv_usec = (__s32)((now % 1000000000ULL) / 1000);
+	}
+	owner_find(skb, &f, out, &w);
+	if (w.found) {
+		h.pth_pid = (__s32)w.o.pid;
+		h.pth_epid = (__s32)w.o.pid;
+		__builtin_memcpy(h.pth_comm, w.o.comm, 16);
+		__builtin_memcpy(h.pth_ecomm, w.o.comm, 16);
+	} else {
+		/* XNU's "no process": pid 0 would read as kernel_task on macOS. */
+		h.pth_pid = -1;
+		h.pth_epid = -1;
+	}
+	h.pth_svc = prio_to_svc(w.prio);
+
+	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
+		int r;
+
+		if (!(want & (1u << s)))
+			continue;
+		r = iptap_slot_output(skb, &h, &w, cfg->snaplen[s], s);
+		if (r > 0)
+			recs++;
+		else if (r < 0)
+			errs++;
+	}
+	st = bpf_map_lookup_elem(&iptap_stats, &idx);
+	if (st) {
+		st->records += recs;
+		st->record_errors += errs;
+	}
+	return 0;
+}
+
 static __always_inline int tap(struct __sk_buff *skb, int out)
 {
 	__u64 cookie = dev_netns_cookie(skb);
@@ -568,9 +714,6 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	struct iptap_if_key ikey = {};
 	struct iptap_if_info *info;
 	struct iptap_stat *st;
-	struct pktap_header h;
-	struct flow f = {};
-	struct who w = {};
 	__u32 n_raw, mask, want = 0, l2 = 0, idx;
 
 	cfg = bpf_map_lookup_elem(&iptap_ns_cfg, &cookie);
@@ -612,55 +755,12 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 
 	/* Packet filters first: a record nobody wants costs no header and no lookup. */
 	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
-		if ((mask & (1u << s)) && iptap_slot_filter(skb, l2, s))
+		if ((mask & (1u << s)) && iptap_slot_want(skb, l2, s))
 			want |= 1u << s;
 	}
 	if (!want)
 		return TC_ACT_UNSPEC;
-
-	__builtin_memset(&h, 0, sizeof(h));
-	__builtin_memcpy(h.pth_ifname, info->name, 16);
-	h.pth_iftype = info->iftype;
-	h.pth_ifunit = info->unit;
-	if (parse(skb, l2, &f))
-		return TC_ACT_UNSPEC;
-	h.pth_length = sizeof(h) + l2;
-	h.pth_type_next = PTH_TYPE_PACKET;
-	h.pth_dlt = PKTAP_DLT_RAW;
-	h.pth_flags = out ? PTH_FLAG_DIR_OUT : PTH_FLAG_DIR_IN;
-	h.pth_protocol_family = f.family;
-	h.pth_frame_pre_length = l2;
-	h.pth_ipproto = f.ipproto;
-	{
-		__u64 now = bpf_ktime_get_tai_ns();
-
-		h.pth_tstamp.tv_sec = (__s32)(now / 1000000000ULL);
-		h.pth_tstamp.tv_usec = (__s32)((now % 1000000000ULL) / 1000);
-	}
-	owner_find(skb, &f, out, &w);
-	if (w.found) {
-		h.pth_pid = (__s32)w.o.pid;
-		h.pth_epid = (__s32)w.o.pid;
-		__builtin_memcpy(h.pth_comm, w.o.comm, 16);
-		__builtin_memcpy(h.pth_ecomm, w.o.comm, 16);
-	} else {
-		/* XNU's "no process": pid 0 would read as kernel_task on macOS. */
-		h.pth_pid = -1;
-		h.pth_epid = -1;
-	}
-	h.pth_svc = prio_to_svc(w.prio);
-
-	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
-		int r;
-
-		if (!(want & (1u << s)))
-			continue;
-		r = iptap_slot_output(skb, &h, &w, cfg->snaplen[s], s);
-		if (r > 0 && st)
-			st->records++;
-		else if (r < 0 && st)
-			st->record_errors++;
-	}
+	iptap_records(skb, info, cfg, want | l2 << 8 | (out ? 1u << 16 : 0));
 	return TC_ACT_UNSPEC;
 }
 

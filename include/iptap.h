@@ -47,8 +47,9 @@ struct iptap_ns_cfg {
  * (pid, uid, command, cgroup) compare with the socket owner the cgroup
  * programs recorded; a packet without owner matches none of them.  The
  * program is classic BPF (libpcap's
- * pcap_compile() for DLT_RAW: it sees the IP packet) that the tap programs
- * interpret in the kernel before a record is written.  The interpreter sees
+ * pcap_compile() for DLT_RAW: it sees the IP packet) that the loader
+ * translates to eBPF (iptap_jit[slot]); when it cannot, the tap programs
+ * interpret it in the kernel before a record is written.  The interpreter sees
  * the first IPTAP_FILTER_BYTES bytes of the packet; a load beyond them (in a
  * longer packet) cannot be decided there and the record goes to the reader,
  * which applies the same program to the whole packet (pcap_offline_filter).

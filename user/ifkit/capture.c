@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <pwd.h>
@@ -71,6 +72,7 @@ struct capture {
 	struct iptap_filter filter;
 	const char *expr;
 	struct iptap_expr *prog;	/* the expression, for records the kernel could not decide */
+	bool jit;			/* the kernel runs it as eBPF: its verdict is final */
 	char **cmd;			/* -- CMD ARGS */
 
 	/* output */
@@ -332,7 +334,7 @@ static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_he
 			c->bad++;
 			return LIBBPF_PERF_EVENT_CONT;
 		}
-		if (c->prog) {
+		if (c->prog && !c->jit) {
 			/* What the kernel could not decide (bytes beyond its copy) is decided here. */
 			if (!iptap_expr_match(c->prog, pkt, caplen, origlen)) {
 				c->filtered_here++;
@@ -552,6 +554,28 @@ static int reader_map(int sock, unsigned int which)
 	return fd < 0 ? -EPROTO : fd;
 }
 
+/*
+ * Ask the loader to run our filter program as eBPF (freplace of the slot's
+ * stub) instead of in the kernel's cBPF interpreter.  Either way the filter
+ * runs in the kernel; on failure the reason is said once.
+ */
+static void filter_jit(struct capture *c, int sock)
+{
+	struct ifkit_req req;
+	struct ifkit_rep rep;
+	int err;
+
+	ctl_req_init(&req, IFKIT_CMD_IPTAP_FILTER_JIT);
+	memset(&rep, 0, sizeof(rep));
+	err = ctl_call(sock, &req, -1, &rep, NULL, NULL, NULL);
+	if (err) {
+		fprintf(stderr, "ifkit: capture: the filter runs in the kernel's cBPF interpreter "
+			"(eBPF translation: %s)\n", rep.msg[0] ? rep.msg : strerror(-err));
+		return;
+	}
+	c->jit = true;
+}
+
 static void slot_stats(int fd, uint32_t slot, int ncpu, struct iptap_reader_stat *sum)
 {
 	struct iptap_reader_stat *per = calloc((size_t)ncpu, sizeof(*per));
@@ -760,6 +784,13 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 	bool gone = false, have_stats = false;
 	struct sigaction sa = { 0 };
 
+	/*
+	 * Records (up to 64 KiB each) are allocated and freed at the packet
+	 * rate: keep freed memory for the next round instead of giving it back
+	 * and faulting it in again (page faults were ~3 % of a TCP capture).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return EXIT_FAIL;
@@ -833,6 +864,8 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "ifkit: capture: iptap_filters[%u]: %s\n", slot, strerror(errno));
 		goto out;
 	}
+	if (c->filter.flags & IPTAP_RF_BPF)
+		filter_jit(c, sock);
 	ncpu = libbpf_num_possible_cpus();
 	cpus = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(int));
 	keys = calloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(int));

@@ -116,6 +116,7 @@ static int iptap_init(struct ifkitd *d)
 	st->events_fd = bpf_map__fd(st->skel->maps.iptap_events);
 	st->filters_fd = bpf_map__fd(st->skel->maps.iptap_filters);
 	st->rstats_fd = bpf_map__fd(st->skel->maps.iptap_reader_stats);
+	st->jit_fd = bpf_map__fd(st->skel->maps.iptap_jit);
 	st->in_fd = bpf_program__fd(st->skel->progs.iptap_in);
 	st->out_fd = bpf_program__fd(st->skel->progs.iptap_out);
 	st->sink_fd = bpf_program__fd(st->skel->progs.iptap_sink);

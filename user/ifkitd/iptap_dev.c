@@ -348,6 +348,18 @@ static void reader_slot_reset(struct iptap_state *st, uint32_t slot, bool zero_s
 		bpfmap_percpu_zero(st->rstats_fd, &slot, sizeof(struct iptap_reader_stat));
 }
 
+/* Back to the interpreter: the slot's tail call finds no program. */
+static void reader_jit_drop(struct iptap_state *st, struct reader *rd)
+{
+	uint32_t slot = (uint32_t)(rd - st->readers);
+
+	if (rd->jit_fd < 0)
+		return;
+	bpf_map_delete_elem(st->jit_fd, &slot);
+	close(rd->jit_fd);
+	rd->jit_fd = -1;
+}
+
 static void reader_close(struct ifkitd *d, struct client *c)
 {
 	struct reader *rd = c->priv;
@@ -362,6 +374,7 @@ static void reader_close(struct ifkitd *d, struct client *c)
 
 		bpf_map_delete_elem(d->iptap->events_fd, &key);
 	}
+	reader_jit_drop(d->iptap, rd);
 	reader_slot_reset(d->iptap, (uint32_t)(rd - d->iptap->readers), false);
 	pr_info("iptap: PKTAP reader pid %d (slot %ld) left", c->pid,
 		(long)(rd - d->iptap->readers));
@@ -393,7 +406,8 @@ static int cmd_listen(struct ifkitd *d, struct client *c, const struct ifkit_req
 		return reply_error(r, -EBUSY, "all %d PKTAP reader slots are in use",
 				   IPTAP_MAX_READERS);
 	st->readers[s] = (struct reader){ .used = true, .c = c, .dev = v,
-		.snaplen = req->value ? req->value : IPTAP_DEFAULT_SNAPLEN };
+		.snaplen = req->value ? req->value : IPTAP_DEFAULT_SNAPLEN,
+		.jit_fd = -1 };
 	if (st->readers[s].snaplen > IPTAP_DEFAULT_SNAPLEN)
 		st->readers[s].snaplen = IPTAP_DEFAULT_SNAPLEN;
 	if (st->readers[s].snaplen < 20)
@@ -443,6 +457,65 @@ static int cmd_reader_map(struct ifkitd *d, struct client *c, const struct ifkit
 	return 0;
 }
 
+/*
+ * The reader's cBPF program (already in iptap_filters[slot]) as eBPF in place
+ * of the interpreter: translated, loaded as a tc program and put into
+ * iptap_jit[slot], which the slot's iptap_slot_filterN tail-calls.  It
+ * stays there as long as the LISTEN connection.  On failure the interpreter
+ * goes on running the program and the reply says why (never EPERM: that
+ * would end the connection).
+ */
+static int cmd_filter_jit(struct ifkitd *d, struct client *c, struct reply *r)
+{
+	struct iptap_state *st = d->iptap;
+	struct reader *rd = c ? c->priv : NULL;
+	struct iptap_filter f;
+	struct bpf_insn *insns = NULL;
+	unsigned int n = 0;
+	char why[256] = "";
+	uint32_t slot;
+	int err;
+
+	if (!rd || c->on_close != reader_close)
+		return reply_error(r, -EINVAL, "not a PKTAP reader connection (LISTEN first)");
+	slot = (uint32_t)(rd - st->readers);
+	reader_jit_drop(st, rd);
+	if (bpf_map_lookup_elem(st->filters_fd, &slot, &f))
+		return reply_error(r, -EIO, "iptap_filters[%u]: %s", slot, strerror(errno));
+	if (!(f.flags & IPTAP_RF_BPF) || !f.len)
+		return reply_error(r, -ENOENT, "no filter program in slot %u", slot);
+	insns = calloc(IPTAP_JIT_MAX_INSNS, sizeof(*insns));
+	if (!insns)
+		return reply_error(r, -ENOMEM, "out of memory");
+	err = iptap_jit_translate(f.insn, f.len, insns, IPTAP_JIT_MAX_INSNS, &n);
+	if (err) {
+		reply_error(r, err, "cannot translate the program: %s", strerror(-err));
+		goto cleanup;
+	}
+	rd->jit_fd = iptap_jit_load(insns, n, why, sizeof(why));
+	if (rd->jit_fd < 0) {
+		err = rd->jit_fd;
+		rd->jit_fd = -1;
+		reply_error(r, err == -EPERM ? -EACCES : err, "load: %s%s%s", strerror(-err),
+			    why[0] ? ": " : "", why);
+		goto cleanup;
+	}
+	if (bpf_map_update_elem(st->jit_fd, &slot, &rd->jit_fd, BPF_ANY)) {
+		err = -errno;
+		close(rd->jit_fd);
+		rd->jit_fd = -1;
+		reply_error(r, err == -EPERM ? -EACCES : err, "iptap_jit[%u]: %s", slot,
+			    strerror(-err));
+		goto cleanup;
+	}
+	r->hdr.value = n;
+	pr_info("iptap: reader slot %u: filter of %u cBPF instructions runs as %u eBPF "
+		"instructions", slot, f.len, n);
+cleanup:
+	free(insns);
+	return err;
+}
+
 int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req, int ns_fd,
 		 struct reply *r)
 {
@@ -457,6 +530,8 @@ int iptap_handle(struct ifkitd *d, struct client *c, const struct ifkit_req *req
 		return cmd_show(d, c, req, ns_fd, r);
 	case IFKIT_CMD_IPTAP_READER_MAP:
 		return cmd_reader_map(d, c, req, r);
+	case IFKIT_CMD_IPTAP_FILTER_JIT:
+		return cmd_filter_jit(d, c, r);
 	case IFKIT_CMD_IPTAP_LISTEN:
 		return cmd_listen(d, c, req, ns_fd, r);
 	case IFKIT_CMD_IPTAP_DESTROY:

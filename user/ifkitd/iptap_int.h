@@ -35,6 +35,7 @@
 #include "bpfmap.h"
 #include "iptap.h"
 #include "iptap.skel.h"
+#include "iptap_jit.h"
 #include "iptap_util.h"
 #include "ifkitd.h"
 #include "log.h"
@@ -88,11 +89,12 @@ struct reader {
 	struct iptap_dev *dev;
 	uint32_t snaplen;
 	char comm[16];		/* the reader's command, for `show` */
+	int jit_fd;		/* its filter as eBPF, in iptap_jit[slot], or -1 */
 };
 
 struct iptap_state {
 	struct iptap_bpf *skel;
-	int cfg_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd;
+	int cfg_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd, jit_fd;
 	int in_fd, out_fd, sink_fd;
 	int nr_cpus;
 	uint64_t priv_cookie;

@@ -65,3 +65,14 @@ void iptap_expr_free(struct iptap_expr *e)
 	pcap_freecode(&e->prog);
 	free(e);
 }
+
+bool iptap_cbpf_valid(const struct iptap_cbpf *prog, unsigned int len)
+{
+	return bpf_validate((const struct bpf_insn *)prog, (int)len) != 0;
+}
+
+uint32_t iptap_cbpf_filter(const struct iptap_cbpf *prog, const uint8_t *pkt, uint32_t wirelen,
+			   uint32_t buflen)
+{
+	return bpf_filter((const struct bpf_insn *)prog, pkt, wirelen, buflen);
+}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * pcap-filter(7) expressions for iptap readers: compiled by libpcap for
- * DLT_RAW (the program sees the IP packet) into classic BPF, which the tap
- * programs interpret in the kernel (bpf/iptap.bpf.c) and the reader applies
- * again to what the kernel could not decide.  Kept apart from libbpf's
+ * DLT_RAW (the program sees the IP packet) into classic BPF, which runs in
+ * the kernel as eBPF (iptap_jit.c) or, failing that, in the tap programs'
+ * interpreter (bpf/iptap.bpf.c); the reader applies it again to what the
+ * interpreter could not decide.  Kept apart from libbpf's
  * headers: libpcap and linux/bpf.h both define struct bpf_insn.
  */
 #ifndef IFKIT_IPTAP_FILTER_H
@@ -29,5 +30,10 @@ bool iptap_expr_match(const struct iptap_expr *e, const uint8_t *pkt, uint32_t c
 /* Instructions in the program. */
 unsigned int iptap_expr_len(const struct iptap_expr *e);
 void iptap_expr_free(struct iptap_expr *e);
+
+/* libpcap's validator and interpreter on a raw program (tests, fuzzer). */
+bool iptap_cbpf_valid(const struct iptap_cbpf *prog, unsigned int len);
+uint32_t iptap_cbpf_filter(const struct iptap_cbpf *prog, const uint8_t *pkt, uint32_t wirelen,
+			   uint32_t buflen);
 
 #endif

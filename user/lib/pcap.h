@@ -19,7 +19,9 @@
  * and also `inbound`/`outbound`), and the direction is in each packet,
  * so tcpdump shows In/Out and it survives conversion to pcap.
  *
- * Output is buffered here and written with write(2) in whole records: the
+ * Output is buffered here and written with write(2) in whole records (a
+ * pcap record of a large packet is written at once, the packet with
+ * writev(2) from the caller's memory rather than copied): the
  * number of records said to be written is the number in the file.  After a
  * failed write (a full disk), the records that made it whole are counted and
  * a regular file is cut back to the last of them.
@@ -42,6 +44,8 @@
 #define LINKTYPE_LINUX_SLL2	276
 #define SLL2_HDR_LEN		20
 #define PCAP_WRITER_BUF		(1u << 20)
+/* pcap: packets from this size on are written from the caller's memory (writev), not copied. */
+#define PCAP_WRITER_DIRECT	(8u << 10)
 
 struct pcap_writer {
 	int fd;
