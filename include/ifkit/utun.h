@@ -116,6 +116,66 @@ int utun_pollfd(int fd);
 /* close() that also releases the fast-path mappings (plain close() for the rest). */
 int utun_close(int fd);
 
+/*
+ * Offload mode (Linux only; the batch API's IFF_VNET_HDR): utunN keeps its
+ * TSO/USO and checksum offloads, and the client receives and sends up to
+ * 64 KB GSO super-packets with their segmentation and checksum metadata,
+ * as wireguard-go does on a TUN with IFF_VNET_HDR + TUNSETOFFLOAD.  After
+ * utun_enable_offload() the descriptor moves packets only through
+ * utun_recv_offload/utun_send_offload (utun_read/utun_write and the other
+ * batch calls fail with EOPNOTSUPP on it; poll utun_pollfd(fd)); it stays
+ * the life line (close it with utun_close).  Exclusive with the fast path.
+ * Needs root, as opening does.  0 or -1 with errno (EBUSY: fast path taken;
+ * EALREADY from the loader is taken as success).
+ */
+int utun_enable_offload(int fd);
+
+/* struct utun_offload_hdr.flags / gso_type: virtio_net_hdr's values. */
+#define UTUN_OFFLOAD_F_NEEDS_CSUM	0x01	/* finish the L4 checksum at csum_start + csum_offset */
+#define UTUN_OFFLOAD_F_DATA_VALID	0x02	/* checksum already checked (receive only) */
+#define UTUN_GSO_NONE			0
+#define UTUN_GSO_TCPV4			1
+#define UTUN_GSO_TCPV6			4
+#define UTUN_GSO_UDP_L4			5	/* UDP segmentation (USO) */
+#define UTUN_GSO_ECN			0x80	/* with TCPV4/6: the CWR flag was set */
+
+/*
+ * virtio_net_hdr's layout and meaning, host byte order; offsets count from
+ * the IP header (the first byte of buf), as on a TUN with IFF_NO_PI.
+ */
+struct utun_offload_hdr {
+	uint8_t  flags;			/* UTUN_OFFLOAD_F_* */
+	uint8_t  gso_type;		/* UTUN_GSO_* */
+	uint16_t hdr_len;		/* bytes of IP + L4 headers (a hint) */
+	uint16_t gso_size;		/* payload bytes per segment, 0 if not GSO */
+	uint16_t csum_start;		/* where the checksummed L4 part starts */
+	uint16_t csum_offset;		/* of the checksum field from csum_start */
+};
+
+/* One packet of an offload batch: the header, the family and the IP packet (no 4-byte header). */
+struct utun_gso_pkt {
+	struct utun_offload_hdr hdr;
+	int family;			/* AF_INET / AF_INET6 (host order) */
+	void *buf;			/* the IP packet, up to 65535 bytes */
+	size_t len;			/* bytes in buf (send) / received (recv; cap + 1 if truncated) */
+	size_t cap;			/* size of buf (recv) */
+};
+
+/*
+ * Receive up to n packets with one system call (flags: 0 waits for the
+ * first, MSG_DONTWAIT does not).  How many, or -1 with errno (ENETDOWN:
+ * the utun is gone).
+ */
+int utun_recv_offload(int fd, struct utun_gso_pkt *pkts, unsigned int n, int flags);
+/*
+ * Send up to n packets with one system call, as sendmmsg: taken in order
+ * until one cannot be; returns how many were taken (sent, or discarded
+ * under UTUN_FLAGS_NO_INPUT), -1 with errno if the first was not (EINVAL:
+ * it fails utun_validate_offload - the MTU is utunN's, a GSO packet's
+ * segments must fit it -, EAGAIN with MSG_DONTWAIT).
+ */
+int utun_send_offload(int fd, const struct utun_gso_pkt *pkts, unsigned int n, int flags);
+
 /* Pure helpers (no I/O). */
 enum utun_err_cause {
 	UTUN_ERR_NONE = 0,
@@ -131,6 +191,7 @@ enum utun_err_cause {
 	UTUN_ERR_NO_OUTPUT,	/* out: dropped because of UTUN_FLAGS_NO_OUTPUT */
 	UTUN_ERR_BAD_DESC,	/* in: invalid descriptor on the AF_XDP tx ring (fast path) */
 	UTUN_ERR_DEV_DROP,	/* out/in: dropped by the veth pair itself (utunN tx / hutunN tx) */
+	UTUN_ERR_BAD_GSO,	/* in: offload header that does not fit the packet (offload mode) */
 	UTUN_ERR_MAX
 };
 const char *utun_err_name(enum utun_err_cause cause);
@@ -138,6 +199,14 @@ const char *utun_err_name(enum utun_err_cause cause);
 enum utun_err_cause utun_validate_frame(const void *frame, size_t len, unsigned int mtu);
 /* Check an unframed IP packet given its host-order family. */
 enum utun_err_cause utun_validate(int family, const void *pkt, size_t len, unsigned int mtu);
+/*
+ * Check one offload packet against mtu: the packet as utun_validate does
+ * (a GSO packet may exceed the MTU, its segments may not: UTUN_ERR_TOO_LONG),
+ * and its header: known flags and GSO type, GSO type matching the IP version
+ * and L4 protocol, gso_size > 0 exactly for GSO, the checksum field inside
+ * the L4 header it names (UTUN_ERR_BAD_GSO otherwise).
+ */
+enum utun_err_cause utun_validate_offload(const struct utun_gso_pkt *pkt, unsigned int mtu);
 /* Write the 4-byte header for family (host order) into hdr. */
 void utun_frame_hdr(void *hdr, int family);
 /* Family of a framed packet (host order), or -1 if too short. */

@@ -10,6 +10,20 @@ static const char *cause_name(int i)
 	return i == UTUN_ERR_NONE ? "non_ip" : utun_err_name((enum utun_err_cause)i);
 }
 
+/* How the client moves packets (ifkit_utun_info.mode). */
+static const char *mode_name(unsigned int mode)
+{
+	switch (mode) {
+	case IFKIT_UTUN_MODE_SOCKET:
+		return "socket";
+	case IFKIT_UTUN_MODE_FAST:
+		return "fast";
+	case IFKIT_UTUN_MODE_OFFLOAD:
+		return "offload";
+	}
+	return "unknown";
+}
+
 /* "out (stack -> client): N packets N bytes N drops" and its JSON object. */
 static void print_direction(struct out *o, const char *key, const char *label,
 			    unsigned long long packets, unsigned long long bytes,
@@ -36,6 +50,7 @@ static void print_utun(struct out *o, const struct ifkit_utun_info *u)
 	print_string(o, PRINT_FP, NULL, " netns %s", u->netns[0] ? u->netns : "-");
 	print_uint(o, PRINT_ANY, "ifindex", " ifindex %u", u->ifindex);
 	print_uint(o, PRINT_ANY, "mtu", " mtu %u", u->mtu);
+	print_string(o, PRINT_ANY, "mode", " mode %s", mode_name(u->mode));
 	print_uint(o, PRINT_JSON, "flags", NULL, u->flags);	/* text: the words below */
 	print_string(o, PRINT_FP, NULL, "%s", " flags ");
 	print_bool(o, PRINT_FP, NULL, "%s", !u->flags, "none", NULL);

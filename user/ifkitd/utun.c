@@ -94,6 +94,7 @@ void utun_dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl)
 		}
 	}
 	utun_xsk_teardown(u);
+	utun_offload_free(u);
 	pthread_mutex_destroy(&u->xsk_lock);
 	if (u->sock >= 0)
 		close(u->sock);
@@ -497,6 +498,9 @@ static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
 	}
 	free(pc);
 	kernel_drops(d, u, info);
+	if (u->fast)
+		info->mode = IFKIT_UTUN_MODE_FAST;
+	utun_offload_fill(d, u, info);
 	pthread_mutex_unlock(&u->xsk_lock);
 }
 
@@ -539,6 +543,13 @@ static int utun_handle(struct ifkitd *d, struct client *c, const struct ifkit_re
 		pr_info("%s: flags 0x%x", u->name, req->value);
 		return 0;
 	}
+	case IFKIT_CMD_UTUN_OFFLOAD:
+		if (ns_fd < 0)
+			return reply_error(r, -EBADF, "offload: no utun descriptor attached");
+		u = resolve(d, req, ns_fd, r);
+		if (!u)
+			return r->hdr.error;
+		return utun_offload_enable(d, u, r);
 	case IFKIT_CMD_UTUN_SHOW:
 		if (req->name[0]) {
 			u = resolve(d, req, -1, r);
@@ -708,6 +719,7 @@ static void utun_fini(struct ifkitd *d)
 		ifkitd_watch_del(d, &s->ev_w);
 		close(s->ev_fd);
 	}
+	utun_offload_fini(d);
 	utun_bpf__destroy(s->skel);
 	free(s);
 	d->utun = NULL;

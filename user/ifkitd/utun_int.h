@@ -124,6 +124,7 @@ struct utun_dev {
 	uint32_t mtu;			/* of utunN, refreshed by the relay (atomic) */
 	uint64_t mtu_read_ms;		/* when the relay last read it */
 	struct utun_stats st;		/* written by the relay only (atomic adds) */
+	struct utun_offload *offload;	/* offload mode (utun_offload.c), or NULL */
 };
 
 /*
@@ -179,6 +180,7 @@ struct utun_state {
 	struct watch ev_w;
 	struct relay_worker workers[RELAY_WORKERS];
 	struct reaper reaper;
+	struct utun_offload_state *offload;	/* utun_offload.c, made on first use */
 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -194,6 +196,12 @@ int utun_relay_send(struct relay_worker *w, enum relay_op op, struct utun_dev *u
 void utun_reaper_push(struct reaper *r, struct utun_dev *u);
 int utun_workers_start(struct ifkitd *d);
 void utun_workers_stop(struct ifkitd *d);
+
+/* utun_offload.c: offload mode (AF_PACKET + vnet header on the hidden end) */
+int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, struct reply *r);
+void utun_offload_fill(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_info *info);
+void utun_offload_free(struct utun_dev *u);
+void utun_offload_fini(struct ifkitd *d);
 
 /* utun.c */
 void utun_dev_destroy(struct ifkitd *d, struct utun_dev *u, struct nl_sock *nl);

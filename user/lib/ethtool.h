@@ -9,5 +9,11 @@
 int ethtool_one_channel(int sock, const char *ifname);
 /* tx-checksumming on or off.  0 or -errno. */
 int ethtool_set_tx_csum(int sock, const char *ifname, bool on);
+/*
+ * Turn the named features (ETH_SS_FEATURES names, as `ethtool -k` lists
+ * them; NULL-terminated, at most 32) on or off; names this kernel lacks are
+ * skipped.  0 or -errno.
+ */
+int ethtool_set_features(int sock, const char *ifname, const char *const *names, bool on);
 
 #endif

@@ -29,6 +29,7 @@ const char *utun_err_name(enum utun_err_cause cause)
 		[UTUN_ERR_NO_OUTPUT] = "no_output",
 		[UTUN_ERR_BAD_DESC] = "bad_desc",
 		[UTUN_ERR_DEV_DROP] = "dev_drop",
+		[UTUN_ERR_BAD_GSO] = "bad_gso",
 	};
 
 	return (unsigned int)cause < UTUN_ERR_MAX ? names[cause] : "unknown";

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "fast.h"
 #include "fdpass.h"
+#include "offload.h"
 #include "ifkit/utun.h"
 #include "utun_shm.h"
 
@@ -139,6 +140,10 @@ int utun_enable_fastpath(int fd)
 	}
 	if (fast_tab[fd])
 		return 0;
+	if (offload_active(fd)) {	/* one or the other */
+		errno = EBUSY;
+		return -1;
+	}
 	h = calloc(1, sizeof(*h));
 	f = calloc(1, sizeof(*f));
 	if (!h || !f) {
@@ -217,6 +222,8 @@ int utun_pollfd(int fd)
 {
 	struct utun_fast *f = fast_get(fd);
 
+	if (offload_active(fd))
+		return offload_pollfd(fd);
 	return f ? f->xsk : fd;
 }
 
@@ -228,6 +235,7 @@ int utun_close(int fd)
 		fast_tab[fd] = NULL;
 		fast_free(f);
 	}
+	offload_forget(fd);
 	libutun_dev_forget(fd);
 	return close(fd);
 }

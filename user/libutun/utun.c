@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "ctl.h"
 #include "fast.h"
+#include "offload.h"
 #include "ifkit/utun.h"
 
 #define UTUN_PREFIX "utun"
@@ -331,9 +332,12 @@ ssize_t utun_write(int fd, int family, const void *pkt, size_t len)
 	};
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
 	struct utun_fast *f = fast_get(fd);
-	unsigned int mtu = libutun_dev_mtu(fd);
+	unsigned int mtu;
 	ssize_t n;
 
+	if (offload_active(fd))		/* offload mode: utun_send_offload only */
+		return set_errno(EOPNOTSUPP);
+	mtu = libutun_dev_mtu(fd);
 	if (!mtu)
 		mtu = f ? fast_mtu(f) : 65535;
 	if (utun_validate(family, pkt, len, mtu) != UTUN_ERR_NONE)
@@ -369,6 +373,8 @@ ssize_t utun_read(int fd, int *family, void *buf, size_t len)
 	struct utun_fast *f = fast_get(fd);
 	ssize_t n;
 
+	if (offload_active(fd))		/* offload mode: utun_recv_offload only */
+		return set_errno(EOPNOTSUPP);
 	if (f) {
 		struct utun_pkt pk = { .cap = len + UTUN_HDR_LEN };
 		int got;
@@ -409,6 +415,8 @@ int utun_recv_batch(int fd, struct utun_pkt *pkts, unsigned int n, int flags)
 
 	if (!pkts || n == 0)
 		return set_errno(EINVAL);
+	if (offload_active(fd))
+		return set_errno(EOPNOTSUPP);
 	if (f)
 		return fast_recv(f, pkts, n, flags);
 	while (done < n) {
@@ -466,6 +474,8 @@ int utun_send_batch(int fd, const struct utun_pkt *pkts, unsigned int n, int fla
 
 	if (!pkts || n == 0)
 		return set_errno(EINVAL);
+	if (offload_active(fd))
+		return set_errno(EOPNOTSUPP);
 	mtu = libutun_dev_mtu(fd);
 	if (!mtu)
 		mtu = f ? fast_mtu(f) : 65535;

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* libutun internals: offload mode (offload.c). */
+#ifndef LIBUTUN_OFFLOAD_H
+#define LIBUTUN_OFFLOAD_H
+
+#include <stdbool.h>
+
+/* Whether fd is in offload mode (its packets go through the packet socket). */
+bool offload_active(int fd);
+/* The packet socket of an offloaded fd, or -1. */
+int offload_pollfd(int fd);
+/* Forget fd's offload state and close its packet socket (utun_close). */
+void offload_forget(int fd);
+
+#endif
