@@ -55,6 +55,9 @@ $(UTUN_WIRE): $(BUILD)/obj/tunnel/ifkit-wire.o $(LIBUTUN_A) $(LIBIFKIT)
 # utun tests link libutun too (explicit rules win over the generic pattern).
 $(BUILD)/tests/test_utun: $(BUILD)/tests/test_utun.o $(TEST_HARNESS) $(LIBUTUN_A) $(LIBIFKIT)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lpthread
+$(BUILD)/tests/test_utun_offload: $(BUILD)/tests/test_utun_offload.o $(TEST_HARNESS) $(LIBUTUN_A) \
+		$(LIBIFKIT)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lpthread
 
 .PHONY: install-utun
 install: install-utun

@@ -320,7 +320,7 @@ void utun_offload_fill(struct ifkitd *d, struct utun_dev *u, struct ifkit_utun_i
 	info->in_bytes += sum.in_bytes;
 	info->errors[UTUN_ERR_NO_INPUT] += sum.no_input;
 	info->errors[UTUN_ERR_BAD_GSO] += sum.bad_gso;
-	info->errors[UTUN_ERR_MISMATCH] += sum.bad_frame;
+	info->errors[UTUN_ERR_BAD_FAMILY] += sum.bad_frame;
 	info->in_drops += sum.no_input + sum.bad_gso + sum.bad_frame;
 }
 

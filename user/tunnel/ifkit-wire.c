@@ -56,6 +56,7 @@ struct wire_dir {
 	int from, to;
 	enum backend be;
 	unsigned long long packets, refused;
+	unsigned long long gso;		/* offload: super-packets received (gso_size > 0) */
 };
 
 struct wire {
@@ -226,6 +227,8 @@ static void *offload_pump(void *arg)
 				continue;
 			break;
 		}
+		for (int i = 0; i < n; i++)
+			d->gso += pkts[i].hdr.gso_size > 0;
 		while (done < n) {
 			int k = utun_send_offload(d->to, pkts + done, (unsigned int)(n - done), 0);
 
@@ -356,8 +359,10 @@ int main(int argc, char **argv)
 			w.ifname[1], w.ns[1]);
 	sigwait(&set, &sig);
 	if (!w.quiet)
-		fprintf(stderr, "ifkit-wire: a->b %llu packets (%llu refused), b->a %llu (%llu refused)\n",
-			w.dir[0].packets, w.dir[0].refused, w.dir[1].packets, w.dir[1].refused);
+		fprintf(stderr, "ifkit-wire: a->b %llu packets (%llu refused, %llu gso), "
+			"b->a %llu (%llu refused, %llu gso)\n",
+			w.dir[0].packets, w.dir[0].refused, w.dir[0].gso,
+			w.dir[1].packets, w.dir[1].refused, w.dir[1].gso);
 	/* Exiting closes both devices (utuns disappear with their descriptors). */
 	return 0;
 }
