@@ -49,6 +49,19 @@ static __always_inline __u64 dev_netns_cookie(struct __sk_buff *skb)
 	return net->net_cookie;
 }
 
+/* Bytes of link header before the IP header at tc, as the loader's if_info_fill() says. */
+static __always_inline __u32 dev_l2len(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = kskb->dev;
+	__u16 type;
+
+	if (!dev)
+		return 0;
+	type = dev->type;
+	return type == 1 /* ARPHRD_ETHER */ || type == 772 /* ARPHRD_LOOPBACK */ ? 14 : 0;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IPTAP_MAX_NS);
@@ -577,30 +590,6 @@ static __always_inline int slot_filter(struct __sk_buff *skb, __u32 l2, __u32 s)
 	}
 }
 
-/* Does reader slot want this packet (its packet filter)?  Refusals are counted. */
-__noinline int iptap_slot_want(struct __sk_buff *skb, __u32 l2, __u32 slot)
-{
-	struct iptap_filter *flt;
-	__u32 cb0;
-	int r;
-
-	if (!skb || slot >= IPTAP_MAX_READERS)
-		return 0;
-	/* No packet filter (a full capture): no slot function, no tail call. */
-	flt = bpf_map_lookup_elem(&iptap_filters, &slot);
-	if (!flt || !(flt->flags & IPTAP_RF_BPF))
-		return 1;
-	/* The translated filter takes l2 from cb[0]: lend it, give it back. */
-	cb0 = skb->cb[0];
-	skb->cb[0] = l2;
-	r = slot_filter(skb, l2, slot);
-	skb->cb[0] = cb0;
-	if (r)
-		return 1;
-	reader_count(slot, 3);
-	return 0;
-}
-
 /* One reader slot's owner filters and record.  1 written, 0 filtered, -1 not written. */
 __noinline int iptap_slot_output(struct __sk_buff *skb, struct pktap_header *h, struct who *w,
 				 __u32 snaplen, __u32 slot)
@@ -744,21 +733,42 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	if (!mask)
 		return TC_ACT_UNSPEC;
 
+	/*
+	 * Packet filters first: a record nobody wants costs no interface
+	 * lookup, no header and no socket lookup.  The link header length
+	 * comes from the device itself (the loader's rule in if_info_fill():
+	 * Ethernet and loopback have 14 bytes, the rest none).
+	 */
+	l2 = dev_l2len(skb);
+	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
+		struct iptap_filter *flt;
+		__u32 cb0;
+		int r;
+
+		if (!(mask & (1u << s)))
+			continue;
+		/* No packet filter (a full capture): no slot function, no tail call. */
+		flt = bpf_map_lookup_elem(&iptap_filters, &s);
+		if (!flt || !(flt->flags & IPTAP_RF_BPF)) {
+			want |= 1u << s;
+			continue;
+		}
+		/* The translated filter takes l2 from cb[0]: lend it, give it back. */
+		cb0 = skb->cb[0];
+		skb->cb[0] = l2;
+		r = slot_filter(skb, l2, s);
+		skb->cb[0] = cb0;
+		if (r)
+			want |= 1u << s;
+		else
+			reader_count(s, 3);
+	}
+	if (!want)
+		return TC_ACT_UNSPEC;
 	ikey.netns_cookie = cookie;
 	ikey.ifindex = skb->ifindex;
 	info = bpf_map_lookup_elem(&iptap_ifaces, &ikey);
-	if (!info)	/* not (or no longer) tapped: its link header length is unknown */
-		return TC_ACT_UNSPEC;
-	l2 = info->l2len;
-	if (l2 > 64)
-		l2 = 64;
-
-	/* Packet filters first: a record nobody wants costs no header and no lookup. */
-	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
-		if ((mask & (1u << s)) && iptap_slot_want(skb, l2, s))
-			want |= 1u << s;
-	}
-	if (!want)
+	if (!info)	/* not (or no longer) tapped */
 		return TC_ACT_UNSPEC;
 	iptap_records(skb, info, cfg, want | l2 << 8 | (out ? 1u << 16 : 0));
 	return TC_ACT_UNSPEC;

@@ -706,6 +706,76 @@ static void test_bpf_filter_expression(void)
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
 }
 
+/* Sum of a reader slot's per-CPU counters. */
+static void reader_stat_sum(__u32 slot, struct iptap_reader_stat *sum)
+{
+	struct iptap_reader_stat *per = calloc((size_t)B.ncpu, sizeof(*per));
+
+	memset(sum, 0, sizeof(*sum));
+	if (per && bpf_map_lookup_elem(bpf_map__fd(B.skel->maps.iptap_reader_stats), &slot,
+				       per) == 0) {
+		for (int c = 0; c < B.ncpu; c++) {
+			sum->records += per[c].records;
+			sum->lost += per[c].lost;
+			sum->unmapped += per[c].unmapped;
+			sum->filtered += per[c].filtered;
+		}
+	}
+	free(per);
+}
+
+/*
+ * A reader's filter is decided before anything a record needs: without the
+ * interface's iptap_ifaces entry (the record's name, type and unit) a packet
+ * the filter refuses is still counted filtered, so the refusal did not look
+ * the interface up.  The link header length the filter starts at comes from
+ * the device (lo: 14 bytes, as the loader's rule), so 'udp dst port 8081'
+ * still matches; with no interface entry that match writes no record.
+ */
+static void test_bpf_filter_before_lookups(void)
+{
+	struct iptap_if_key key = { .netns_cookie = B.cookie, .ifindex = 1 };
+	static const char *const exprs[] = { "udp port 9", "udp dst port 8081" };
+	int rs_fd = bpf_map__fd(B.skel->maps.iptap_reader_stats);
+	int jit_map = bpf_map__fd(B.skel->maps.iptap_jit);
+	__u32 slot = 0, ret;
+
+	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ifaces), &key);
+	set_cfg(0, 1);
+	for (int i = 0; i < 2; i++) {
+		struct iptap_reader_stat *zero = calloc((size_t)B.ncpu, sizeof(*zero)), sum;
+		struct iptap_filter f;
+		struct iptap_expr *e = NULL;
+		char why[256];
+		int fd;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(zero);
+		memset(&f, 0, sizeof(f));
+		CU_ASSERT_EQUAL_FATAL(iptap_expr_compile(exprs[i], 65535, &f, &e, why, sizeof(why)), 0);
+		CU_ASSERT_EQUAL(bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_filters), &slot,
+						    &f, BPF_ANY), 0);
+		fd = jit_prog(f.insn, f.len, exprs[i]);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_EQUAL(bpf_map_update_elem(jit_map, &slot, &fd, BPF_ANY), 0);
+		bpf_map_update_elem(rs_fd, &slot, zero, BPF_ANY);
+		CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
+		reader_stat_sum(slot, &sum);
+		CU_ASSERT_EQUAL(sum.filtered, i == 0 ? 1 : 0);
+		CU_ASSERT_EQUAL(sum.records + sum.lost + sum.unmapped, 0);
+		bpf_map_delete_elem(jit_map, &slot);
+		close(fd);
+		iptap_expr_free(e);
+		free(zero);
+	}
+	{
+		struct iptap_filter none;
+
+		memset(&none, 0, sizeof(none));
+		bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_filters), &slot, &none, BPF_ANY);
+	}
+	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+}
+
 /* ---------- the cBPF -> eBPF translation against libpcap ---------- */
 
 struct jpkt {
@@ -2358,6 +2428,7 @@ static void add_suites(void)
 	CU_add_test(s, "no listener: nothing counted or copied", test_bpf_no_listener_nothing);
 	CU_add_test(s, "PKTAP records for IP only, header fields", test_bpf_pktap_records);
 	CU_add_test(s, "pcap-filter expressions run in the kernel", test_bpf_filter_expression);
+	CU_add_test(s, "a filter decides before the interface lookup", test_bpf_filter_before_lookups);
 	CU_add_test(s, "cBPF -> eBPF: expressions decide as libpcap", test_jit_agrees_with_libpcap);
 	CU_add_test(s, "cBPF -> eBPF: random valid programs return what libpcap returns",
 		    test_jit_random_programs);
