@@ -265,6 +265,32 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 	CU_ASSERT_EQUAL(atoi(out), count);
 }
 
+static bool ping6_ok(void *arg)
+{
+	return h_sh("ip netns exec %s ping -6 -c 1 -W 1 fd00:80::2 >/dev/null 2>&1", (char *)arg) == 0;
+}
+
+/*
+ * 16 MiB of IPv6 TCP (TSO6) with iperf3 from the server in ns src (address
+ * src_addr) to the client in ns dst (-R), which counts what it received:
+ * all of it must arrive (a bad checksum would make the stack drop segments
+ * until the connection stalls).  The client counts, not the server: a
+ * server's count may be taken before it read the last bytes.
+ */
+static void tcp6_across(const char *src, const char *src_addr, const char *dst, int port)
+{
+	char out[64];
+	pid_t srv;
+
+	srv = h_spawn(src, "exec iperf3 -s -B %s -p %d -1 >/dev/null 2>&1", src_addr, port);
+	CU_ASSERT_FATAL(srv > 0);
+	CU_ASSERT_FATAL(h_wait_listen(src, 't', port, 3000));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s iperf3 -c %s -p %d -n 16M -R "
+				 "-J | jq -r .end.sum_received.bytes", dst, src_addr, port), 0);
+	CU_ASSERT_EQUAL(atoll(out), 16ll << 20);
+	CU_ASSERT_EQUAL(h_wait(srv, 5000), 0);
+}
+
 /* `ethtool -k dev` in ns says feature is on. */
 static bool feature_on(const char *ns, const char *dev, const char *feature)
 {
@@ -307,6 +333,13 @@ static void test_wire(void)
 	udp_across(a, b, "10.80.0.2", 7203, 20, 65000);
 	udp_across(b, a, "10.80.0.1", 7204, 20, 65000);
 	udp_across(a, b, "10.80.0.2", 7205, 20, 1200);
+	/* IPv6: TSO6 super-packets, both directions. */
+	CU_ASSERT_EQUAL_FATAL(h_sh("ip -n %s addr add fd00:80::1 peer fd00:80::2 dev utun0 nodad && "
+				   "ip -n %s addr add fd00:80::2 peer fd00:80::1 dev utun1 nodad",
+				   a, b), 0);
+	CU_ASSERT_FATAL(h_wait_for(ping6_ok, a, 5000));
+	tcp6_across(a, "fd00:80::1", b, 7206);
+	tcp6_across(b, "fd00:80::2", a, 7207);
 	CU_ASSERT_EQUAL(show_one("utun0", &info), 0);
 	printf("\n    utun0: out %llu packets %llu bytes, in %llu packets %llu bytes, drops %llu/%llu",
 	       (unsigned long long)info.out_packets, (unsigned long long)info.out_bytes,
