@@ -13,13 +13,17 @@
 # with IFF_VNET_HDR + TUNSETOFFLOAD (CSUM|TSO4|TSO6|USO4|USO6) -- what
 # wireguard-go uses, the reference ("tun-vnet") --, utun over the descriptor
 # with plain read()/write() (macOS's API, "utun-plain") and with batches
-# ("utun-socket"), and utun's fast path (shared AF_XDP rings, "utun");
-# MTU 1500 and 65535, interleaved, medians, ratios against tun-vnet.
+# ("utun-socket"), utun's fast path (shared AF_XDP rings, "utun") and utun's
+# offload mode (AF_PACKET + vnet header on the hidden end, GSO super-packets
+# with their headers, "utun-offload"); MTU 1500 and 65535, TCP both ways
+# (iperf3 and iperf3 -R) and UDP-64, interleaved, medians, ratios against
+# tun-vnet.
 #
 # Usage (root):  BUILD=build bench/utun.sh
 #   DUR=10 REPS=3  seconds per run, runs per case (default BENCH_SECS, BENCH_RUNS)
 #   WIRE=0         skip the wire benchmark; TUNNEL=0 skip the ifkit-tunnel one
-#   WIRE_MTUS="1500 65535"  WIRE_CASES="tun tun-vnet utun-plain utun-socket utun"
+#   WIRE_MTUS="1500 65535"
+#   WIRE_CASES="tun tun-vnet utun-plain utun-socket utun utun-offload"
 #   SOCKET_RELAY=1 also measure utun without the fast path (packets relayed
 #                  by the loader over the descriptor's socket)
 # Everything it makes (namespaces, a private loader, pins, processes) is
@@ -32,7 +36,7 @@ REPS=${REPS:-${BENCH_RUNS:-3}}
 WIRE=${WIRE:-1}
 TUNNEL=${TUNNEL:-1}
 WIRE_MTUS=${WIRE_MTUS:-1500 65535}
-WIRE_CASES=${WIRE_CASES:-tun tun-vnet utun-plain utun-socket utun}
+WIRE_CASES=${WIRE_CASES:-tun tun-vnet utun-plain utun-socket utun utun-offload}
 ID=$$
 NWA=ifkb$ID-wa
 NWB=ifkb$ID-wb
@@ -189,14 +193,14 @@ start_wire() {	# CASE MTU
 	wait_ping "$NWA" 10.80.0.2 "wire $1 mtu $2" "$TMP/wire.log"
 }
 
-wire_tcp() {
+wire_tcp() {	# [-R]: the server in NWB sends
 	ip netns exec "$NWB" iperf3 -s -B 10.80.0.2 -1 >/dev/null 2>&1 &
 	s=$!
 	for i in $(seq 30); do
 		ip netns exec "$NWB" ss -Hltn 'sport = :5201' | grep -q . && break
 		sleep 0.1
 	done
-	ip netns exec "$NWA" iperf3 -c 10.80.0.2 -t "$DUR" -J 2>/dev/null |
+	ip netns exec "$NWA" iperf3 -c 10.80.0.2 -t "$DUR" ${1:-} -J 2>/dev/null |
 		jq -r '.end.sum_received.bits_per_second // 0 | . / 1e9 * 100 | round / 100'
 	wait $s 2>/dev/null
 }
@@ -219,27 +223,33 @@ for rep in $(seq "$REPS"); do
 		for c in $WIRE_CASES; do
 			start_wire "$c" "$mtu" || { kill $PIDS 2>/dev/null; wait $PIDS 2>/dev/null; continue; }
 			t=$(wire_tcp)
+			r=$(wire_tcp -R)
 			u=$(wire_udp)
 			kill $PIDS 2>/dev/null
 			wait $PIDS 2>/dev/null
 			PIDS=
 			echo "$t" >>"$TMP/wire-$c-$mtu.tcp"
+			echo "$r" >>"$TMP/wire-$c-$mtu.tcpr"
 			echo "$u" >>"$TMP/wire-$c-$mtu.udp"
-			echo "wire run $rep mtu $mtu $c: TCP $t Gbit/s, UDP-64 $u kpps"
+			echo "wire run $rep mtu $mtu $c: TCP $t Gbit/s, TCP -R $r Gbit/s, UDP-64 $u kpps"
 		done
 	done
 done
 
 echo
 echo "wire (ifkit-wire between two namespaces), median of $REPS x ${DUR}s; ratios to tun-vnet"
-printf '%-6s %-12s %10s %8s %12s %8s\n' mtu device "TCP Gbit/s" "/vnet" "UDP-64 kpps" "/vnet"
+printf '%-6s %-12s %10s %6s %10s %6s %12s %6s\n' mtu device "TCP Gbit/s" "/vnet" \
+	"TCP -R" "/vnet" "UDP-64 kpps" "/vnet"
 for mtu in $WIRE_MTUS; do
 	rt=$(median <"$TMP/wire-tun-vnet-$mtu.tcp" 2>/dev/null)
+	rr=$(median <"$TMP/wire-tun-vnet-$mtu.tcpr" 2>/dev/null)
 	ru=$(median <"$TMP/wire-tun-vnet-$mtu.udp" 2>/dev/null)
 	for c in $WIRE_CASES; do
 		[ -f "$TMP/wire-$c-$mtu.tcp" ] || continue
-		t=$(median <"$TMP/wire-$c-$mtu.tcp"); u=$(median <"$TMP/wire-$c-$mtu.udp")
-		printf '%-6s %-12s %10s %8s %12s %8s\n' "$mtu" "$c" "$t" "$(ratio "$t" "${rt:-0}")" \
+		t=$(median <"$TMP/wire-$c-$mtu.tcp"); r=$(median <"$TMP/wire-$c-$mtu.tcpr")
+		u=$(median <"$TMP/wire-$c-$mtu.udp")
+		printf '%-6s %-12s %10s %6s %10s %6s %12s %6s\n' "$mtu" "$c" "$t" \
+			"$(ratio "$t" "${rt:-0}")" "$r" "$(ratio "$r" "${rr:-0}")" \
 			"$u" "$(ratio "$u" "${ru:-0}")"
 	done
 done

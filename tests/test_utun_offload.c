@@ -265,6 +265,33 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 	CU_ASSERT_EQUAL(atoi(out), count);
 }
 
+static bool ping6_ok(void *arg)
+{
+	return h_sh("ip netns exec %s ping -6 -c 1 -W 1 fd00:80::2 >/dev/null 2>&1", (char *)arg) == 0;
+}
+
+/*
+ * 16 MiB of IPv6 TCP (TSO6) with iperf3 from the server in ns src (address
+ * src_addr) to the client in ns dst (-R), which counts what it received:
+ * all of it must arrive (a bad checksum would make the stack drop segments
+ * until the connection stalls).  The client counts, not the server: a
+ * server's count may be taken before it read the last bytes.
+ */
+static void tcp6_across(const char *src, const char *src_addr, const char *dst, int port)
+{
+	char out[64];
+	pid_t srv;
+
+	srv = h_spawn(src, "exec iperf3 -s -B %s -p %d -1 >/dev/null 2>&1", src_addr, port);
+	CU_ASSERT_FATAL(srv > 0);
+	CU_ASSERT_FATAL(h_wait_listen(src, 't', port, 3000));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s iperf3 -c %s -p %d -n 16M -R "
+				 "-J | jq -r .end.sum_received.bytes", dst, src_addr, port), 0);
+	/* iperf3's server sends whole blocks: it may overshoot -n a little. */
+	CU_ASSERT(atoll(out) >= 16ll << 20);
+	CU_ASSERT_EQUAL(h_wait(srv, 5000), 0);
+}
+
 /* `ethtool -k dev` in ns says feature is on. */
 static bool feature_on(const char *ns, const char *dev, const char *feature)
 {
@@ -307,6 +334,13 @@ static void test_wire(void)
 	udp_across(a, b, "10.80.0.2", 7203, 20, 65000);
 	udp_across(b, a, "10.80.0.1", 7204, 20, 65000);
 	udp_across(a, b, "10.80.0.2", 7205, 20, 1200);
+	/* IPv6: TSO6 super-packets, both directions. */
+	CU_ASSERT_EQUAL_FATAL(h_sh("ip -n %s addr add fd00:80::1 peer fd00:80::2 dev utun0 nodad && "
+				   "ip -n %s addr add fd00:80::2 peer fd00:80::1 dev utun1 nodad",
+				   a, b), 0);
+	CU_ASSERT_FATAL(h_wait_for(ping6_ok, a, 5000));
+	tcp6_across(a, "fd00:80::1", b, 7206);
+	tcp6_across(b, "fd00:80::2", a, 7207);
 	CU_ASSERT_EQUAL(show_one("utun0", &info), 0);
 	printf("\n    utun0: out %llu packets %llu bytes, in %llu packets %llu bytes, drops %llu/%llu",
 	       (unsigned long long)info.out_packets, (unsigned long long)info.out_bytes,
@@ -537,6 +571,60 @@ static void test_client(void)
 	h_ns_delete(c.ns);
 }
 
+/*
+ * A client that does not read: the stack sends SENT datagrams at it, then
+ * it drains what was queued.  Every one must be accounted for: delivered +
+ * out drops (by cause) == sent, and show's out packets == delivered.
+ */
+static void test_slow_reader(void)
+{
+	enum { SENT = 30000 };
+	struct client c = { .fd = -1 };
+	struct ifkit_utun_info before, after;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) };
+	static uint8_t buf[65536];
+	struct utun_gso_pkt p;
+	uint64_t delivered = 0, drops, causes = 0;
+	char payload[64] = { 0 };
+	int s, sent = 0;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(client_open(&c, "offs") == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	h_leave_ns();
+	CU_ASSERT_FATAL(s >= 0);
+	inet_pton(AF_INET, "10.91.0.2", &sa.sin_addr);
+	CU_ASSERT_EQUAL_FATAL(show_one(c.name, &before), 0);
+	for (int i = 0; i < SENT; i++)
+		sent += sendto(s, payload, sizeof(payload), 0, (void *)&sa, sizeof(sa)) ==
+			(ssize_t)sizeof(payload);
+	close(s);
+	CU_ASSERT_EQUAL(sent, SENT);
+	p = (struct utun_gso_pkt){ .buf = buf, .cap = sizeof(buf) };
+	while (recv_one(&c, &p, 300))
+		delivered += p.family == AF_INET && buf[9] == 17 && (buf[22] << 8 | buf[23]) == 9;
+	CU_ASSERT_EQUAL_FATAL(show_one(c.name, &after), 0);
+	drops = after.out_drops - before.out_drops;
+	for (int k = 0; k < UTUN_STAT_CAUSES && k < UTUN_ERR_MAX; k++)
+		if (k != UTUN_ERR_NONE && k != UTUN_ERR_NO_INPUT && k != UTUN_ERR_BAD_GSO &&
+		    k != UTUN_ERR_BAD_FAMILY && k != UTUN_ERR_MISMATCH)
+			causes += after.errors[k] - before.errors[k];
+	printf("\n    sent %d, delivered %llu, out drops %llu (queue_full %llu, dev_drop %llu)",
+	       sent, (unsigned long long)delivered, (unsigned long long)drops,
+	       (unsigned long long)(after.errors[UTUN_ERR_QUEUE_FULL] -
+				    before.errors[UTUN_ERR_QUEUE_FULL]),
+	       (unsigned long long)(after.errors[UTUN_ERR_DEV_DROP] -
+				    before.errors[UTUN_ERR_DEV_DROP]));
+	CU_ASSERT(drops > 0);		/* 30 000 do not fit in the socket's queue */
+	CU_ASSERT_EQUAL(delivered + drops, (uint64_t)sent);
+	CU_ASSERT_EQUAL(causes, drops);
+	CU_ASSERT_EQUAL(after.out_packets - before.out_packets, delivered);
+	utun_close(c.fd);
+	h_ns_delete(c.ns);
+}
+
 /* ---------- e2e: kill -9 ---------- */
 
 static bool no_utun(void *arg)
@@ -626,6 +714,7 @@ static void add_suites(void)
 		    test_wire);
 	CU_add_test(e2e, "client: locked filter, NO_OUTPUT/NO_INPUT, malformed refused and counted",
 		    test_client);
+	CU_add_test(e2e, "slow reader: sent = delivered + out drops by cause", test_slow_reader);
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
 }
 
