@@ -2073,6 +2073,32 @@ static void test_loss_counted(void)
 	CU_ASSERT_EQUAL(captured + lost, 6000);	/* 3000 requests and 3000 replies */
 }
 
+/*
+ * The reader writes records out from the mmap'ed rings in place: in a
+ * 64 KiB ring, records of 1.2 KB wrap around its end every ~50 records, and
+ * a wrapped record is joined before it is written.  600 of them, every one
+ * in the file whole (length, ICMP checksum good), none lost or malformed.
+ */
+static void test_ring_wrap_whole(void)
+{
+	const char *cap = h_tmp("wrap.pcap"), *err = h_tmp("wrap.err");
+	char out[64];
+	pid_t c;
+
+	FX_UP(true);
+	c = capture_start(err, "-B 64 -w %s icmp", cap);
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 300 -i 0.002 -s 1000 -q 10.61.0.2 "
+			     ">/dev/null", E.ns1), 0);
+	h_kill(c, SIGINT);
+	CU_ASSERT_EQUAL(summary_value(err, "packets captured"), 600);
+	CU_ASSERT_EQUAL(summary_value(err, "packets lost in the kernel"), 0);
+	h_sh_out(out, sizeof(out), "grep -c malformed %s", err);
+	CU_ASSERT_EQUAL(atoi(out), 0);
+	CU_ASSERT_EQUAL(tshark_rows(cap, "frame.cap_len == 1184 && icmp.checksum.status == 1",
+				    "frame.number", NULL, 0), 600);
+}
+
 static void test_ninth_iptap_refused(void)
 {
 	char out[512];
@@ -2460,6 +2486,7 @@ static void add_suites(void)
 	CU_add_test(s, "pcapng with several interfaces: tcpdump reads and filters it whole",
 		    test_pcapng_whole_for_tcpdump);
 	CU_add_test(s, "slow reader: every lost record counted (show, summary)", test_loss_counted);
+	CU_add_test(s, "records wrapping around a small ring arrive whole", test_ring_wrap_whole);
 	CU_add_test(s, "9th iptap in a namespace refused", test_ninth_iptap_refused);
 	CU_add_test(s, "capture exits 1 when the iptap or the loader goes", test_exit_status_when_things_go);
 	CU_add_test(s, "full disk: exit 1 with ENOSPC, file holds what the summary says",
