@@ -49,6 +49,9 @@ static __always_inline __u64 dev_netns_cookie(struct __sk_buff *skb)
 	return net->net_cookie;
 }
 
+#define ARPHRD_ETHER_	1
+#define ARPHRD_LOOPBACK_	772
+
 /* Bytes of link header before the IP header at tc, as the loader's if_info_fill() says. */
 static __always_inline __u32 dev_l2len(struct __sk_buff *skb)
 {
@@ -59,7 +62,50 @@ static __always_inline __u32 dev_l2len(struct __sk_buff *skb)
 	if (!dev)
 		return 0;
 	type = dev->type;
-	return type == 1 /* ARPHRD_ETHER */ || type == 772 /* ARPHRD_LOOPBACK */ ? 14 : 0;
+	return type == ARPHRD_ETHER_ || type == ARPHRD_LOOPBACK_ ? 14 : 0;
+}
+
+/*
+ * The record's interface fields from the device itself, by the loader's
+ * rule in if_info_fill(): the name, Apple's type (Ethernet, loopback,
+ * other) and the unit (the trailing number of the name, as a u16).  A few
+ * loads and a loop over the name instead of a hash lookup of the
+ * interface per record (~30 ns); and a renamed interface is named right.
+ */
+static __always_inline void dev_fill(struct __sk_buff *skb, struct pktap_header *h)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct net_device *dev = kskb->dev;
+	__u32 unit = 0, mul = 1;
+	bool tail = true;	/* still in trailing NULs */
+	__u16 type;
+
+	if (!dev)
+		return;
+	{
+		/* Two 8-byte loads (a byte-wise copy would be 16). */
+		const __u64 *src = (const __u64 *)dev->name;
+		__u64 lo = src[0], hi = src[1];
+
+		__builtin_memcpy(h->pth_ifname, &lo, 8);
+		__builtin_memcpy(h->pth_ifname + 8, &hi, 8);
+	}
+	type = dev->type;
+	h->pth_iftype = type == ARPHRD_ETHER_ ? PKTAP_IFT_ETHER :
+			type == ARPHRD_LOOPBACK_ ? PKTAP_IFT_LOOP : PKTAP_IFT_OTHER;
+	/* Trailing digits, read backwards: the same value modulo 2^32 as the loader's. */
+	for (int i = (int)sizeof(h->pth_ifname) - 1; i >= 0; i--) {
+		char ch = h->pth_ifname[i];
+
+		if (!ch && tail)
+			continue;
+		tail = false;
+		if (ch < '0' || ch > '9')
+			break;
+		unit += (__u32)(ch - '0') * mul;
+		mul *= 10;
+	}
+	h->pth_ifunit = (__u16)unit;
 }
 
 struct {
@@ -630,8 +676,7 @@ __noinline int iptap_slot_output(struct __sk_buff *skb, struct pktap_header *h, 
  * tail calls are allowed only under less than 256 bytes of callers' stack.
  * arg: want (bits 0-7), l2 (bits 8-15), out (bit 16).
  */
-__noinline int iptap_records(struct __sk_buff *skb, const struct iptap_if_info *info,
-			     const struct iptap_ns_cfg *cfg, __u32 arg)
+__noinline int iptap_records(struct __sk_buff *skb, const struct iptap_ns_cfg *cfg, __u32 arg)
 {
 	__u32 want = arg & 0xff, l2 = (arg >> 8) & 0xff, out = (arg >> 16) & 1, idx;
 	__u64 recs = 0, errs = 0;
@@ -640,15 +685,13 @@ __noinline int iptap_records(struct __sk_buff *skb, const struct iptap_if_info *
 	struct flow f = {};
 	struct who w = {};
 
-	if (!skb || !info || !cfg)
+	if (!skb || !cfg)
 		return 0;
 	if (l2 > 64)
 		l2 = 64;
 	idx = cfg->idx;
 	__builtin_memset(&h, 0, sizeof(h));
-	__builtin_memcpy(h.pth_ifname, info->name, 16);
-	h.pth_iftype = info->iftype;
-	h.pth_ifunit = info->unit;
+	dev_fill(skb, &h);
 	if (parse(skb, l2, &f))
 		return 0;
 	h.pth_length = sizeof(h) + l2;
@@ -700,8 +743,6 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 {
 	__u64 cookie = dev_netns_cookie(skb);
 	struct iptap_ns_cfg *cfg;
-	struct iptap_if_key ikey = {};
-	struct iptap_if_info *info;
 	struct iptap_stat *st;
 	__u32 n_raw, mask, want = 0, l2 = 0, idx;
 
@@ -765,12 +806,7 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	}
 	if (!want)
 		return TC_ACT_UNSPEC;
-	ikey.netns_cookie = cookie;
-	ikey.ifindex = skb->ifindex;
-	info = bpf_map_lookup_elem(&iptap_ifaces, &ikey);
-	if (!info)	/* not (or no longer) tapped */
-		return TC_ACT_UNSPEC;
-	iptap_records(skb, info, cfg, want | l2 << 8 | (out ? 1u << 16 : 0));
+	iptap_records(skb, cfg, want | l2 << 8 | (out ? 1u << 16 : 0));
 	return TC_ACT_UNSPEC;
 }
 

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -434,10 +435,12 @@ static void get_stat(struct iptap_stat *sum)
 
 enum frame_kind { F_IPV4, F_IPV6, F_ARP };
 
-static int run_frame(struct bpf_program *prog, enum frame_kind kind, __u32 *retval)
+/* Run prog on a frame on device ifindex (0: the namespace's lo). */
+static int run_frame_on(struct bpf_program *prog, enum frame_kind kind, int ifindex,
+			__u32 *retval)
 {
 	uint8_t frame[14 + 48];
-	struct __sk_buff ctx = { 0 };
+	struct __sk_buff ctx = { .ifindex = (__u32)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = frame, .repeat = 1,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 	int err;
@@ -477,6 +480,11 @@ static int run_frame(struct bpf_program *prog, enum frame_kind kind, __u32 *retv
 	h_leave_ns();
 	*retval = topts.retval;
 	return err;
+}
+
+static int run_frame(struct bpf_program *prog, enum frame_kind kind, __u32 *retval)
+{
+	return run_frame_on(prog, kind, 0, retval);
 }
 
 static void test_bpf_raw_copies_only_ip(void)
@@ -589,8 +597,9 @@ static void test_bpf_pktap_records(void)
 	CU_ASSERT_EQUAL(h.pth_flags, PTH_FLAG_DIR_OUT);
 	CU_ASSERT_EQUAL(h.pth_protocol_family, 2);
 	CU_ASSERT_EQUAL(h.pth_ipproto, 17);
-	CU_ASSERT_EQUAL(h.pth_iftype, PKTAP_IFT_ETHER);
-	CU_ASSERT_STRING_EQUAL(h.pth_ifname, "tst0");
+	/* The device's own (lo), not what the (stale) map entry says. */
+	CU_ASSERT_EQUAL(h.pth_iftype, PKTAP_IFT_LOOP);
+	CU_ASSERT_STRING_EQUAL(h.pth_ifname, "lo");
 	CU_ASSERT_EQUAL(cap, sizeof(ip4_pkt));
 	CU_ASSERT_EQUAL(memcmp(pkt, ip4_pkt, sizeof(ip4_pkt)), 0);
 	CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_in, F_IPV6, &ret), 0);
@@ -602,6 +611,149 @@ static void test_bpf_pktap_records(void)
 	CU_ASSERT_EQUAL(cap, 48);
 	perf_buffer__free(pb);
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+	free(cpus);
+	free(keys);
+}
+
+/* What the loader writes into iptap_ifaces for a device (iptap_ns.c's if_info_fill()). */
+static void loader_if_info(const char *name, int arphrd, struct iptap_if_info *info)
+{
+	uint32_t unit = 0;
+	size_t n = strlen(name);
+
+	memset(info, 0, sizeof(*info));
+	snprintf(info->name, sizeof(info->name), "%s", name);
+	while (n && name[n - 1] >= '0' && name[n - 1] <= '9')
+		n--;
+	for (const char *p = name + n; *p; p++)
+		unit = unit * 10 + (uint32_t)(*p - '0');
+	info->unit = (__u16)unit;
+	info->iftype = arphrd == 1 ? PKTAP_IFT_ETHER : arphrd == 772 ? PKTAP_IFT_LOOP :
+		       PKTAP_IFT_OTHER;
+	info->l2len = arphrd == 1 || arphrd == 772 ? 14 : 0;
+}
+
+/* A UDP socket in the test namespace bound to addr:port, with an owner and a priority. */
+static int owned_socket(const char *addr, int port, int prio, __u32 pid, const char *comm)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct iptap_owner own = { .pid = pid };
+	int fd;
+
+	snprintf(own.comm, sizeof(own.comm), "%s", comm);
+	inet_pton(AF_INET, addr, &sa.sin_addr);
+	if (h_enter_ns(B.ns))
+		return -1;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	h_leave_ns();
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_sk_owner), &fd, &own, BPF_ANY)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The record's fields for packets on three devices, both directions, with
+ * and without a socket owner: ifname, iftype, unit as the loader's rule
+ * (which the tap programs apply to the device itself), direction, family,
+ * ipproto, pid/comm (and epid/ecomm) of the owning socket found by its
+ * 4-tuple, svc from its priority, pid -1 and no command without owner.
+ * The interface entries the loader would write are in iptap_ifaces, so
+ * programs that took the fields from there wrote the same records.
+ */
+static void test_bpf_record_fields(void)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
+		.wakeup_events = 1 };
+	static const struct {
+		const char *dev;
+		int arphrd, out, v6;
+		int pid;
+		const char *comm;
+		uint32_t svc;
+	} cases[] = {
+		{ "lo", 772, 1, 0, 4242, "rec-out", 800 },	/* SO_PRIORITY 6: SO_TC_VO */
+		{ "iptv42", 1, 0, 0, 4343, "rec-in", 200 },	/* SO_PRIORITY 2: SO_TC_BK */
+		{ "iptw7", 1, 1, 1, -1, "", 0 },		/* IPv6, no socket */
+	};
+	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
+	int s_out = -1, s_in = -1;
+	struct rec_ctx rc = { 0 };
+	struct perf_buffer *pb = NULL;
+
+	CU_ASSERT_FATAL(cpus && keys);
+	CU_ASSERT_EQUAL_FATAL(h_sh("ip -n %s link add iptv42 type veth peer name iptw7 && "
+				   "ip -n %s link set iptv42 up && ip -n %s link set iptw7 up && "
+				   "ip -n %s addr add 10.9.0.1/32 dev lo && "
+				   "ip -n %s addr add 10.9.0.2/32 dev lo", B.ns, B.ns, B.ns, B.ns,
+				   B.ns), 0);
+	s_out = owned_socket("10.9.0.1", 8080, 6, 4242, "rec-out");
+	s_in = owned_socket("10.9.0.2", 8081, 2, 4343, "rec-in");
+	CU_ASSERT_FATAL(s_out >= 0 && s_in >= 0);
+	for (int i = 0; i < B.ncpu; i++) {
+		cpus[i] = i;
+		keys[i] = i;	/* slot 0 */
+	}
+	{
+		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
+			    .map_keys = keys);
+
+		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
+					  rec_cb, &rc, &popts);
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+	set_cfg(0, 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct iptap_if_key key = { .netns_cookie = B.cookie };
+		struct iptap_if_info info;
+		struct pktap_header h;
+		const uint8_t *pkt;
+		uint32_t cap, orig;
+		char out[32];
+		int n = rc.n;
+		__u32 ret;
+
+		CU_ASSERT_EQUAL_FATAL(h_sh_out(out, sizeof(out), "ip netns exec %s cat "
+					       "/sys/class/net/%s/ifindex", B.ns, cases[i].dev), 0);
+		key.ifindex = (__u32)atoi(out);
+		loader_if_info(cases[i].dev, cases[i].arphrd, &info);
+		bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ifaces), &key, &info, BPF_ANY);
+		CU_ASSERT_EQUAL(run_frame_on(cases[i].out ? B.skel->progs.iptap_out :
+					     B.skel->progs.iptap_in, cases[i].v6 ? F_IPV6 : F_IPV4,
+					     (int)key.ifindex, &ret), 0);
+		perf_buffer__consume(pb);
+		CU_ASSERT_EQUAL_FATAL(rc.n, n + 1);
+		CU_ASSERT_EQUAL_FATAL(iptap_record_decode(rc.data, rc.size, &h, &pkt, &cap, &orig), 0);
+		CU_ASSERT_STRING_EQUAL(h.pth_ifname, cases[i].dev);
+		CU_ASSERT_EQUAL(h.pth_iftype, info.iftype);
+		CU_ASSERT_EQUAL(h.pth_ifunit, info.unit);
+		CU_ASSERT_EQUAL(h.pth_flags, cases[i].out ? PTH_FLAG_DIR_OUT : PTH_FLAG_DIR_IN);
+		CU_ASSERT_EQUAL(h.pth_protocol_family, cases[i].v6 ? 10 : 2);
+		CU_ASSERT_EQUAL(h.pth_ipproto, 17);
+		CU_ASSERT_EQUAL(h.pth_pid, cases[i].pid);
+		CU_ASSERT_EQUAL(h.pth_epid, cases[i].pid);
+		CU_ASSERT_STRING_EQUAL(h.pth_comm, cases[i].comm);
+		CU_ASSERT_STRING_EQUAL(h.pth_ecomm, cases[i].comm);
+		CU_ASSERT_EQUAL(h.pth_svc, cases[i].svc);
+		CU_ASSERT_EQUAL(h.pth_dlt, PKTAP_DLT_RAW);
+		CU_ASSERT_EQUAL(cap, cases[i].v6 ? 48 : sizeof(ip4_pkt));
+		if (strcmp(h.pth_ifname, cases[i].dev) || h.pth_pid != cases[i].pid)
+			fprintf(stderr, "  record on %s: ifname %s unit %u pid %d comm %s svc %u\n",
+				cases[i].dev, h.pth_ifname, h.pth_ifunit, h.pth_pid, h.pth_comm,
+				h.pth_svc);
+	}
+	perf_buffer__free(pb);
+	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+	close(s_out);
+	close(s_in);
+	h_sh("ip -n %s link del iptv42; ip -n %s addr del 10.9.0.1/32 dev lo; "
+	     "ip -n %s addr del 10.9.0.2/32 dev lo", B.ns, B.ns, B.ns);
 	free(cpus);
 	free(keys);
 }
@@ -730,7 +882,8 @@ static void reader_stat_sum(__u32 slot, struct iptap_reader_stat *sum)
  * the filter refuses is still counted filtered, so the refusal did not look
  * the interface up.  The link header length the filter starts at comes from
  * the device (lo: 14 bytes, as the loader's rule), so 'udp dst port 8081'
- * still matches; with no interface entry that match writes no record.
+ * still matches, and its record (whose interface fields come from the
+ * device too) is tried.
  */
 static void test_bpf_filter_before_lookups(void)
 {
@@ -761,7 +914,7 @@ static void test_bpf_filter_before_lookups(void)
 		CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
 		reader_stat_sum(slot, &sum);
 		CU_ASSERT_EQUAL(sum.filtered, i == 0 ? 1 : 0);
-		CU_ASSERT_EQUAL(sum.records + sum.lost + sum.unmapped, 0);
+		CU_ASSERT_EQUAL(sum.records + sum.lost + sum.unmapped, i == 0 ? 0 : 1);
 		bpf_map_delete_elem(jit_map, &slot);
 		close(fd);
 		iptap_expr_free(e);
@@ -2073,6 +2226,32 @@ static void test_loss_counted(void)
 	CU_ASSERT_EQUAL(captured + lost, 6000);	/* 3000 requests and 3000 replies */
 }
 
+/*
+ * The reader writes records out from the mmap'ed rings in place: in a
+ * 64 KiB ring, records of 1.2 KB wrap around its end every ~50 records, and
+ * a wrapped record is joined before it is written.  600 of them, every one
+ * in the file whole (length, ICMP checksum good), none lost or malformed.
+ */
+static void test_ring_wrap_whole(void)
+{
+	const char *cap = h_tmp("wrap.pcap"), *err = h_tmp("wrap.err");
+	char out[64];
+	pid_t c;
+
+	FX_UP(true);
+	c = capture_start(err, "-B 64 -w %s icmp", cap);
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 300 -i 0.002 -s 1000 -q 10.61.0.2 "
+			     ">/dev/null", E.ns1), 0);
+	h_kill(c, SIGINT);
+	CU_ASSERT_EQUAL(summary_value(err, "packets captured"), 600);
+	CU_ASSERT_EQUAL(summary_value(err, "packets lost in the kernel"), 0);
+	h_sh_out(out, sizeof(out), "grep -c malformed %s", err);
+	CU_ASSERT_EQUAL(atoi(out), 0);
+	CU_ASSERT_EQUAL(tshark_rows(cap, "frame.cap_len == 1184 && icmp.checksum.status == 1",
+				    "frame.number", NULL, 0), 600);
+}
+
 static void test_ninth_iptap_refused(void)
 {
 	char out[512];
@@ -2427,6 +2606,7 @@ static void add_suites(void)
 	CU_add_test(s, "raw copies for IPv4/IPv6, none for ARP", test_bpf_raw_copies_only_ip);
 	CU_add_test(s, "no listener: nothing counted or copied", test_bpf_no_listener_nothing);
 	CU_add_test(s, "PKTAP records for IP only, header fields", test_bpf_pktap_records);
+	CU_add_test(s, "record fields: interface, direction, owner, svc", test_bpf_record_fields);
 	CU_add_test(s, "pcap-filter expressions run in the kernel", test_bpf_filter_expression);
 	CU_add_test(s, "a filter decides before the interface lookup", test_bpf_filter_before_lookups);
 	CU_add_test(s, "cBPF -> eBPF: expressions decide as libpcap", test_jit_agrees_with_libpcap);
@@ -2460,6 +2640,7 @@ static void add_suites(void)
 	CU_add_test(s, "pcapng with several interfaces: tcpdump reads and filters it whole",
 		    test_pcapng_whole_for_tcpdump);
 	CU_add_test(s, "slow reader: every lost record counted (show, summary)", test_loss_counted);
+	CU_add_test(s, "records wrapping around a small ring arrive whole", test_ring_wrap_whole);
 	CU_add_test(s, "9th iptap in a namespace refused", test_ninth_iptap_refused);
 	CU_add_test(s, "capture exits 1 when the iptap or the loader goes", test_exit_status_when_things_go);
 	CU_add_test(s, "full disk: exit 1 with ENOSPC, file holds what the summary says",

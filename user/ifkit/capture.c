@@ -11,11 +11,13 @@
  * at small packets).
  *
  * Order: each CPU's ring is in time order, the rings together are not.
- * Records wait in a heap until a drain of every ring that began after
- * their timestamp (plus a margin) has finished: nothing older can still be
- * in a ring, so output is in timestamp order (perf's "round" flush).  The
- * window is bounded (IPTAP_REORDER_MAX records): beyond it the oldest go out
- * early, counted.
+ * A record is written out once a look at every ring that began after its
+ * timestamp (plus a margin) has found nothing older: a merge of the rings'
+ * fronts, in place in the mmap'ed rings (perf's "round" flush, without
+ * copying the records out).  A ring's space is handed back to the kernel
+ * only as far as its records have been written out, so records waiting
+ * for their round occupy the ring, never a copy (a copy of every 64 KiB
+ * TCP record was most of the reader's CPU).
  *
  * Loss: the kernel counts, per slot, every record it wrote, could not write
  * because the ring was full, or filtered.  At the end the reader unmaps its
@@ -25,13 +27,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -49,14 +51,25 @@
 #include "pcap.h"
 
 #define RING_PAGES		4096		/* per CPU: 16 MiB (-B changes it) */
-#define IPTAP_REORDER_MAX	(1u << 20)	/* records held for ordering */
 #define REORDER_MARGIN_NS	2000000ULL	/* a record being written while we look */
 
-struct rec {
-	uint64_t ts;			/* ns since the epoch */
+/*
+ * One CPU's perf ring, read in place.  pos is the next record not yet
+ * written out (data_tail is moved up to it); front is that record decoded,
+ * kept from one round to the next while it waits for its round.
+ */
+struct ring {
+	struct perf_event_mmap_page *meta;
+	const uint8_t *data;
+	uint64_t size;			/* data bytes, a power of 2 */
+	uint64_t pos, head, released;
+	bool have;			/* front decoded */
+	uint64_t next;			/* pos after the front record */
+	uint64_t ts;			/* its time, ns since the epoch */
 	uint32_t caplen, origlen;
 	struct pktap_header h;
-	uint8_t pkt[];
+	const uint8_t *pkt;
+	uint8_t *wrap;			/* a record that wraps around the ring's end, joined */
 };
 
 struct capture {
@@ -84,11 +97,9 @@ struct capture {
 	FILE *out;			/* text */
 	uint64_t written;		/* records in files already closed */
 
-	/* ordering */
-	struct rec **heap;
-	size_t nheap;
-	uint64_t early;			/* sent before their window closed (heap full) */
-	uint64_t last_ts;
+	/* the rings, merged in place */
+	struct ring *rings;
+	int nrings;
 
 	/* counts */
 	uint64_t read, filtered_here, bad, ring_lost;
@@ -244,7 +255,7 @@ static uint64_t total_written(const struct capture *c)
 
 /* ---- one record out ------------------------------------------------------ */
 
-static void emit(struct capture *c, struct rec *r)
+static void emit(struct capture *c, const struct ring *r)
 {
 	if (c->done || c->err)
 		return;
@@ -266,110 +277,132 @@ static void emit(struct capture *c, struct rec *r)
 		c->done = true;
 }
 
-/* ---- the reorder window: a min-heap on the timestamp ---------------------- */
+/* ---- the rings, merged in place ------------------------------------------- */
 
-static void heap_push(struct capture *c, struct rec *r)
+/* Give the kernel back the ring space of the records written out. */
+static void ring_release(struct ring *r)
 {
-	size_t i = c->nheap++;
-
-	while (i) {
-		size_t parent = (i - 1) / 2;
-
-		if (c->heap[parent]->ts <= r->ts)
-			break;
-		c->heap[i] = c->heap[parent];
-		i = parent;
-	}
-	c->heap[i] = r;
+	if (r->released == r->pos)
+		return;
+	__atomic_store_n(&r->meta->data_tail, r->pos, __ATOMIC_RELEASE);
+	r->released = r->pos;
 }
 
-static struct rec *heap_pop(struct capture *c)
+/*
+ * Decode the ring's front record (up to r->head) into r->h/pkt/ts, skipping
+ * what is not a record for the file (lost notes, malformed records, records
+ * the expression refuses here).  False when the ring has nothing more.
+ */
+static bool ring_front(struct capture *c, struct ring *r)
 {
-	struct rec *top = c->heap[0], *last = c->heap[--c->nheap];
-	size_t i = 0;
-
-	for (;;) {
-		size_t l = 2 * i + 1, m = l;
-
-		if (l >= c->nheap)
-			break;
-		if (l + 1 < c->nheap && c->heap[l + 1]->ts < c->heap[l]->ts)
-			m = l + 1;
-		if (c->heap[m]->ts >= last->ts)
-			break;
-		c->heap[i] = c->heap[m];
-		i = m;
-	}
-	if (c->nheap)
-		c->heap[i] = last;
-	return top;
-}
-
-/* Everything older than before_ns (ns since the epoch) goes out, oldest first. */
-static void heap_flush(struct capture *c, uint64_t before_ns)
-{
-	while (c->nheap && c->heap[0]->ts < before_ns) {
-		struct rec *r = heap_pop(c);
-
-		emit(c, r);
-		free(r);
-	}
-}
-
-static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *ev)
-{
-	struct capture *c = ctx;
-
-	(void)cpu;
-	if (ev->type == PERF_RECORD_SAMPLE) {
-		struct { struct perf_event_header h; __u32 size; __u8 data[]; } *s = (void *)ev;
-		struct pktap_header h;
-		const uint8_t *pkt;
-		uint32_t caplen, origlen;
-		struct rec *r;
+	while (!r->have && r->pos < r->head) {
+		const struct perf_event_header *ev =
+			(const void *)(r->data + (r->pos & (r->size - 1)));
+		uint64_t off = r->pos & (r->size - 1);
+		const uint8_t *rec = (const uint8_t *)ev;
+		uint16_t type = ev->type, size = ev->size;
+		uint32_t raw;
 		uint64_t ts;
 
-		c->read++;
-		if (iptap_record_decode(s->data, s->size, &h, &pkt, &caplen, &origlen)) {
-			c->bad++;
-			return LIBBPF_PERF_EVENT_CONT;
+		if (size < sizeof(*ev) || size > r->head - r->pos) {
+			c->bad++;		/* cannot be: resynchronize at the head */
+			r->pos = r->head;
+			break;
 		}
-		if (c->prog && !c->jit) {
-			/* What the kernel could not decide (bytes beyond its copy) is decided here. */
-			if (!iptap_expr_match(c->prog, pkt, caplen, origlen)) {
-				c->filtered_here++;
-				return LIBBPF_PERF_EVENT_CONT;
+		if (off + size > r->size) {
+			/* Wraps around the end: join the two parts (rare). */
+			uint64_t first = r->size - off;
+
+			if (!r->wrap) {
+				r->wrap = malloc(1u << 16);
+				if (!r->wrap) {
+					c->bad++;
+					r->pos += size;
+					continue;
+				}
 			}
+			memcpy(r->wrap, rec, first);
+			memcpy(r->wrap + first, r->data, size - first);
+			rec = r->wrap;
 		}
-		ts = (uint64_t)h.pth_tstamp.tv_sec * 1000000000ULL +
-		     (uint64_t)h.pth_tstamp.tv_usec * 1000ULL;
-		ts -= (uint64_t)c->tai_off;
-		h.pth_tstamp.tv_sec = (int32_t)(ts / 1000000000ULL);
-		h.pth_tstamp.tv_usec = (int32_t)(ts / 1000 % 1000000);
-		r = malloc(sizeof(*r) + caplen);
-		if (!r) {
+		r->next = r->pos + size;
+		if (type == PERF_RECORD_LOST) {
+			uint64_t lost;
+
+			memcpy(&lost, rec + sizeof(*ev) + 8, sizeof(lost));
+			c->ring_lost += lost;
+			r->pos = r->next;
+			continue;
+		}
+		if (type != PERF_RECORD_SAMPLE) {
+			r->pos = r->next;
+			continue;
+		}
+		c->read++;
+		memcpy(&raw, rec + sizeof(*ev), sizeof(raw));
+		if (raw > size - sizeof(*ev) - sizeof(raw) ||
+		    iptap_record_decode(rec + sizeof(*ev) + sizeof(raw), raw, &r->h, &r->pkt,
+					&r->caplen, &r->origlen)) {
 			c->bad++;
-			return LIBBPF_PERF_EVENT_CONT;
+			r->pos = r->next;
+			continue;
 		}
+		if (c->prog && !c->jit &&
+		    !iptap_expr_match(c->prog, r->pkt, r->caplen, r->origlen)) {
+			/* What the kernel could not decide (bytes beyond its copy) is decided here. */
+			c->filtered_here++;
+			r->pos = r->next;
+			continue;
+		}
+		ts = (uint64_t)r->h.pth_tstamp.tv_sec * 1000000000ULL +
+		     (uint64_t)r->h.pth_tstamp.tv_usec * 1000ULL;
+		ts -= (uint64_t)c->tai_off;
+		r->h.pth_tstamp.tv_sec = (int32_t)(ts / 1000000000ULL);
+		r->h.pth_tstamp.tv_usec = (int32_t)(ts / 1000 % 1000000);
 		r->ts = ts;
-		r->caplen = caplen;
-		r->origlen = origlen;
-		r->h = h;
-		memcpy(r->pkt, pkt, caplen);
-		if (c->nheap == IPTAP_REORDER_MAX) {
-			/* The window is full: the oldest goes out before its round ended. */
-			struct rec *old = heap_pop(c);
-
-			c->early++;
-			emit(c, old);
-			free(old);
-		}
-		heap_push(c, r);
-	} else if (ev->type == PERF_RECORD_LOST) {
-		struct { struct perf_event_header h; __u64 id; __u64 lost; } *l = (void *)ev;
-
-		c->ring_lost += l->lost;
+		r->have = true;
 	}
+	return r->have;
+}
+
+/*
+ * One round: look at every ring's head, then write out, oldest first, the
+ * records older than before_ns (ns since the epoch): a look at the heads
+ * that began after before_ns found every record older than it.
+ */
+static void rings_round(struct capture *c, uint64_t before_ns)
+{
+	for (int i = 0; i < c->nrings; i++)
+		c->rings[i].head = __atomic_load_n(&c->rings[i].meta->data_head, __ATOMIC_ACQUIRE);
+	for (;;) {
+		struct ring *min = NULL;
+
+		/* Linear in the CPUs: the fronts are decoded once, compared per record. */
+		for (int i = 0; i < c->nrings; i++) {
+			struct ring *r = &c->rings[i];
+
+			if (ring_front(c, r) && (!min || r->ts < min->ts))
+				min = r;
+		}
+		if (!min || min->ts >= before_ns)
+			break;
+		emit(c, min);
+		min->have = false;
+		min->pos = min->next;
+		/* Hand space back during a long round too, not only at its end. */
+		if (min->pos - min->released >= min->size / 8)
+			ring_release(min);
+	}
+	for (int i = 0; i < c->nrings; i++)
+		ring_release(&c->rings[i]);
+}
+
+/* Records are read from the mmap'ed rings by rings_round(), never by libbpf. */
+static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_header *ev)
+{
+	(void)ctx;
+	(void)cpu;
+	(void)ev;
 	return LIBBPF_PERF_EVENT_CONT;
 }
 
@@ -784,13 +817,6 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 	bool gone = false, have_stats = false;
 	struct sigaction sa = { 0 };
 
-	/*
-	 * Records (up to 64 KiB each) are allocated and freed at the packet
-	 * rate: keep freed memory for the next round instead of giving it back
-	 * and faulting it in again (page faults were ~3 % of a TCP capture).
-	 */
-	mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return EXIT_FAIL;
@@ -812,9 +838,6 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 
 	c->text = !c->file;
 	c->tai_off = clock_ns(CLOCK_TAI) - clock_ns(CLOCK_REALTIME);
-	c->heap = calloc(IPTAP_REORDER_MAX, sizeof(*c->heap));
-	if (!c->heap)
-		goto out;
 	if (c->text) {
 		c->out = stdout;
 		setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -890,6 +913,25 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "ifkit: capture: perf ring: %s\n", strerror(errno));
 		goto out;
 	}
+	c->rings = calloc((size_t)ncpu, sizeof(*c->rings));
+	if (!c->rings)
+		goto out;
+	for (int i = 0; i < ncpu; i++) {
+		struct ring *r = &c->rings[i];
+		void *base;
+		size_t size;
+
+		if (perf_buffer__buffer(pb, i, &base, &size)) {
+			fprintf(stderr, "ifkit: capture: perf ring of CPU %d missing\n", i);
+			goto out;
+		}
+		r->meta = base;
+		r->data = (const uint8_t *)base + (r->meta->data_offset ? r->meta->data_offset :
+						   (uint64_t)sysconf(_SC_PAGESIZE));
+		r->size = r->meta->data_size ? r->meta->data_size : size;
+		r->pos = r->released = r->meta->data_tail;
+		c->nrings++;
+	}
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -907,16 +949,19 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		struct pollfd pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
 		uint64_t round;
 
-		err = perf_buffer__poll(pb, 100);
-		if (err < 0 && err != -EINTR) {
+		struct epoll_event evs[8];
+
+		/* Woken by a ring's watermark, or every 100 ms. */
+		err = epoll_wait(perf_buffer__epoll_fd(pb), evs, 8, 100);
+		if (err < 0 && errno != EINTR) {
+			err = -errno;
 			fprintf(stderr, "ifkit: capture: perf ring: %s\n", strerror(-err));
 			c->err = err;
 			break;
 		}
-		/* Every ring drained after this moment: older records are all here. */
+		/* Every ring looked at after this moment: older records are all there. */
 		round = (uint64_t)(clock_ns(CLOCK_TAI) - c->tai_off) - REORDER_MARGIN_NS;
-		perf_buffer__consume(pb);
-		heap_flush(c, round);
+		rings_round(c, round);
 		if (c->text) {
 			fflush(c->out);
 		} else if (c->fd >= 0 && !c->done && !c->err) {
@@ -950,9 +995,8 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 
 		bpf_map_delete_elem(map_fd, &key);
 	}
-	if (!c->done && !c->err)
-		perf_buffer__consume(pb);
-	heap_flush(c, UINT64_MAX);
+	if (c->rings)
+		rings_round(c, UINT64_MAX);
 	slot_stats(stats_fd, slot, ncpu, &rs);
 	have_stats = true;
 	ret = EXIT_OK;
@@ -992,9 +1036,6 @@ out:
 				(unsigned long long)c->filtered_here);
 		if (c->bad)
 			fprintf(stderr, ", %llu malformed", (unsigned long long)c->bad);
-		if (c->early)
-			fprintf(stderr, ", %llu written before their reorder window closed",
-				(unsigned long long)c->early);
 		fputc('\n', stderr);
 		/* Every record the kernel wrote was read unless we stopped early or failed. */
 		if (have_stats && !c->done && !c->err && c->read != rs.records)
@@ -1009,9 +1050,9 @@ out:
 		ret = EXIT_FAIL;
 	}
 	perf_buffer__free(pb);
-	while (c->heap && c->nheap)
-		free(heap_pop(c));
-	free(c->heap);
+	for (int i = 0; c->rings && i < c->nrings; i++)
+		free(c->rings[i].wrap);
+	free(c->rings);
 	iptap_expr_free(c->prog);
 	if (map_fd >= 0)
 		close(map_fd);
