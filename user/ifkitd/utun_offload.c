@@ -254,7 +254,7 @@ static void *rps_thread(void *arg)
 		strncat(mask, word, sizeof(mask) - strlen(mask) - 1);
 	}
 	if (setns(a->ns_fd, CLONE_NEWNET) < 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
 		a->err = -errno;
 		return NULL;
