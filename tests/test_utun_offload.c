@@ -262,6 +262,8 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 			     dst_addr, port, count, size), 0);
 	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("udp.out")), 0);
+	if (atoi(out) != count)
+		printf("\n    UDP %s -> %s, %d x %d bytes: %d arrived", src, dst, count, size, atoi(out));
 	CU_ASSERT_EQUAL(atoi(out), count);
 }
 
