@@ -262,8 +262,15 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 			     dst_addr, port, count, size), 0);
 	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("udp.out")), 0);
-	if (atoi(out) != count)
+	if (atoi(out) != count) {
+		char diag[4096];
+
 		printf("\n    UDP %s -> %s, %d x %d bytes: %d arrived", src, dst, count, size, atoi(out));
+		h_sh_out(diag, sizeof(diag), "ip netns exec %s nstat -az | awk '$2 > 0' | grep -E "
+			 "'Udp|Reasm|Discard|Drop|Frag|InErr'; %s -s %s utun show", dst,
+			 h_bin("ifkit"), L.sock);
+		printf("\n%s", diag);
+	}
 	CU_ASSERT_EQUAL(atoi(out), count);
 }
 
