@@ -130,6 +130,21 @@ static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, b
 	return bpf_tc_attach(&hook, &opts);
 }
 
+/* Undo tc_attach (after a failed setup), in the hidden end's namespace. */
+static int tc_detach(void *arg)
+{
+	const struct utun_dev *u = arg;
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = u->hidden_ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UTUN_OFF_TC_HANDLE,
+			    .priority = UTUN_OFF_TC_PRIO);
+
+	bpf_tc_detach(&hook, &opts);
+	hook.attach_point = BPF_TC_INGRESS;
+	bpf_tc_detach(&hook, &opts);
+	return 0;
+}
+
 /* In the hidden end's namespace: socket, programs, tc, XDP off. */
 static int hidden_setup(void *arg)
 {
@@ -337,15 +352,25 @@ int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, struct reply *r)
 	u->offload = o;
 	pthread_mutex_unlock(&u->xsk_lock);
 	err = ifkitd_in_netns(d, d->priv_ns_fd, hidden_setup, &a);
-	if (!err && (err = vis_offloads_on(u)))
-		a.step = "ethtool offloads on utun";
 	if (err) {
 		reply_error(r, err, "%s: offload: %s: %s", u->name, a.step ? a.step : "namespace",
 			    strerror(-err));
 		pr_warn("%s", r->hdr.msg);
-		/* The utun stays usable on the socket path only if nothing was detached yet. */
+		/*
+		 * XDP is detached last, so the utun still works as before: take
+		 * the tc programs off again and forget the attempt (a retry may
+		 * succeed).
+		 */
+		ifkitd_in_netns(d, d->priv_ns_fd, tc_detach, u);
+		pthread_mutex_lock(&u->xsk_lock);
+		utun_offload_free(u);
+		pthread_mutex_unlock(&u->xsk_lock);
 		return err;
 	}
+	/* Without them the socket still works, with 1500-byte segments and checksums in software. */
+	err = vis_offloads_on(u);
+	if (err)
+		pr_warn("%s: offload: ethtool offloads on: %s", u->name, strerror(-err));
 	err = hidden_rps(d, u);
 	if (err)	/* it works without, with reordering under load */
 		pr_warn("%s: offload: RPS on the hidden end: %s", u->name, strerror(-err));
