@@ -107,6 +107,13 @@ void utun_offload_free(struct utun_dev *u)
 	u->offload = NULL;
 }
 
+/* The namespace hutunN lives in (the one place to change if hidden ends move). */
+static int hidden_ns(struct ifkitd *d, const struct utun_dev *u)
+{
+	(void)u;
+	return d->priv_ns_fd;
+}
+
 struct off_arg {
 	struct ifkitd *d;
 	struct utun_dev *u;
@@ -284,7 +291,7 @@ static void *rps_thread(void *arg)
 
 static int hidden_rps(struct ifkitd *d, const struct utun_dev *u)
 {
-	struct rps_arg a = { .ns_fd = d->priv_ns_fd };
+	struct rps_arg a = { .ns_fd = hidden_ns(d, u) };
 	char hname[IFNAMSIZ];
 	pthread_t th;
 	int err;
@@ -351,7 +358,7 @@ int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, struct reply *r)
 	pthread_mutex_lock(&u->xsk_lock);
 	u->offload = o;
 	pthread_mutex_unlock(&u->xsk_lock);
-	err = ifkitd_in_netns(d, d->priv_ns_fd, hidden_setup, &a);
+	err = ifkitd_in_netns(d, hidden_ns(d, u), hidden_setup, &a);
 	if (err) {
 		reply_error(r, err, "%s: offload: %s: %s", u->name, a.step ? a.step : "namespace",
 			    strerror(-err));
@@ -361,7 +368,7 @@ int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, struct reply *r)
 		 * the tc programs off again and forget the attempt (a retry may
 		 * succeed).
 		 */
-		ifkitd_in_netns(d, d->priv_ns_fd, tc_detach, u);
+		ifkitd_in_netns(d, hidden_ns(d, u), tc_detach, u);
 		pthread_mutex_lock(&u->xsk_lock);
 		utun_offload_free(u);
 		pthread_mutex_unlock(&u->xsk_lock);
