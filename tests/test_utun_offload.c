@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <CUnit/CUnit.h>
@@ -262,6 +263,15 @@ static void udp_across(const char *src, const char *dst, const char *dst_addr, i
 			     dst_addr, port, count, size), 0);
 	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("udp.out")), 0);
+	if (atoi(out) != count) {
+		char diag[4096];
+
+		printf("\n    UDP %s -> %s, %d x %d bytes: %d arrived", src, dst, count, size, atoi(out));
+		h_sh_out(diag, sizeof(diag), "ip netns exec %s nstat -az | awk '$2 > 0' | grep -E "
+			 "'Udp|Reasm|Discard|Drop|Frag|InErr'; %s -s %s utun show", dst,
+			 h_bin("ifkit"), L.sock);
+		printf("\n%s", diag);
+	}
 	CU_ASSERT_EQUAL(atoi(out), count);
 }
 
@@ -625,6 +635,37 @@ static void test_slow_reader(void)
 	h_ns_delete(c.ns);
 }
 
+/* A process that is not root may hold a utun descriptor, but not take its packet socket. */
+static void test_nonroot(void)
+{
+	struct client c = { .fd = -1 };
+	struct ifkit_utun_info info;
+	int status = -1;
+	pid_t pid;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offn", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(100);
+		_exit(utun_enable_offload(c.fd) < 0 ? errno : 0);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), EPERM);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_SOCKET);
+	utun_close(c.fd);
+	h_ns_delete(c.ns);
+}
+
 /* ---------- e2e: kill -9 ---------- */
 
 static bool no_utun(void *arg)
@@ -714,6 +755,7 @@ static void add_suites(void)
 		    test_wire);
 	CU_add_test(e2e, "client: locked filter, NO_OUTPUT/NO_INPUT, malformed refused and counted",
 		    test_client);
+	CU_add_test(e2e, "non-root holder of the descriptor refused with EPERM", test_nonroot);
 	CU_add_test(e2e, "slow reader: sent = delivered + out drops by cause", test_slow_reader);
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
 }

@@ -107,6 +107,13 @@ void utun_offload_free(struct utun_dev *u)
 	u->offload = NULL;
 }
 
+/* The namespace hutunN lives in (the one place to change if hidden ends move). */
+static int hidden_ns(struct ifkitd *d, const struct utun_dev *u)
+{
+	(void)u;
+	return d->priv_ns_fd;
+}
+
 struct off_arg {
 	struct ifkitd *d;
 	struct utun_dev *u;
@@ -128,6 +135,21 @@ static int tc_attach(int ifindex, enum bpf_tc_attach_point where, int prog_fd, b
 		return err;
 	hook.attach_point = where;
 	return bpf_tc_attach(&hook, &opts);
+}
+
+/* Undo tc_attach (after a failed setup), in the hidden end's namespace. */
+static int tc_detach(void *arg)
+{
+	const struct utun_dev *u = arg;
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = u->hidden_ifindex,
+			    .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = UTUN_OFF_TC_HANDLE,
+			    .priority = UTUN_OFF_TC_PRIO);
+
+	bpf_tc_detach(&hook, &opts);
+	hook.attach_point = BPF_TC_INGRESS;
+	bpf_tc_detach(&hook, &opts);
+	return 0;
 }
 
 /* In the hidden end's namespace: socket, programs, tc, XDP off. */
@@ -254,7 +276,7 @@ static void *rps_thread(void *arg)
 		strncat(mask, word, sizeof(mask) - strlen(mask) - 1);
 	}
 	if (setns(a->ns_fd, CLONE_NEWNET) < 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
 		a->err = -errno;
 		return NULL;
@@ -269,7 +291,7 @@ static void *rps_thread(void *arg)
 
 static int hidden_rps(struct ifkitd *d, const struct utun_dev *u)
 {
-	struct rps_arg a = { .ns_fd = d->priv_ns_fd };
+	struct rps_arg a = { .ns_fd = hidden_ns(d, u) };
 	char hname[IFNAMSIZ];
 	pthread_t th;
 	int err;
@@ -336,16 +358,26 @@ int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, struct reply *r)
 	pthread_mutex_lock(&u->xsk_lock);
 	u->offload = o;
 	pthread_mutex_unlock(&u->xsk_lock);
-	err = ifkitd_in_netns(d, d->priv_ns_fd, hidden_setup, &a);
-	if (!err && (err = vis_offloads_on(u)))
-		a.step = "ethtool offloads on utun";
+	err = ifkitd_in_netns(d, hidden_ns(d, u), hidden_setup, &a);
 	if (err) {
 		reply_error(r, err, "%s: offload: %s: %s", u->name, a.step ? a.step : "namespace",
 			    strerror(-err));
 		pr_warn("%s", r->hdr.msg);
-		/* The utun stays usable on the socket path only if nothing was detached yet. */
+		/*
+		 * XDP is detached last, so the utun still works as before: take
+		 * the tc programs off again and forget the attempt (a retry may
+		 * succeed).
+		 */
+		ifkitd_in_netns(d, hidden_ns(d, u), tc_detach, u);
+		pthread_mutex_lock(&u->xsk_lock);
+		utun_offload_free(u);
+		pthread_mutex_unlock(&u->xsk_lock);
 		return err;
 	}
+	/* Without them the socket still works, with 1500-byte segments and checksums in software. */
+	err = vis_offloads_on(u);
+	if (err)
+		pr_warn("%s: offload: ethtool offloads on: %s", u->name, strerror(-err));
 	err = hidden_rps(d, u);
 	if (err)	/* it works without, with reordering under load */
 		pr_warn("%s: offload: RPS on the hidden end: %s", u->name, strerror(-err));
