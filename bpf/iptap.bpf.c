@@ -117,6 +117,25 @@ struct {
 } iptap_ns_cfg SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IPTAP_NS_FAST);
+	__type(key, __u32);
+	__type(value, struct iptap_ns_fast);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} iptap_ns_fast SEC(".maps");
+
+/* The namespace's configuration: its tagged array entry, else the hash. */
+static __always_inline struct iptap_ns_cfg *ns_cfg(__u64 cookie)
+{
+	__u32 i = (__u32)(cookie % IPTAP_NS_FAST);
+	struct iptap_ns_fast *e = bpf_map_lookup_elem(&iptap_ns_fast, &i);
+
+	if (e && cookie && e->cookie == cookie)
+		return &e->cfg;
+	return bpf_map_lookup_elem(&iptap_ns_cfg, &cookie);
+}
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IPTAP_MAX_IFACES);
 	__type(key, struct iptap_if_key);
@@ -746,7 +765,7 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	struct iptap_stat *st;
 	__u32 n_raw, mask, want = 0, l2 = 0, idx;
 
-	cfg = bpf_map_lookup_elem(&iptap_ns_cfg, &cookie);
+	cfg = ns_cfg(cookie);
 	if (!cfg)
 		return TC_ACT_UNSPEC;
 	n_raw = cfg->n_raw;
@@ -783,13 +802,13 @@ static __always_inline int tap(struct __sk_buff *skb, int out)
 	l2 = dev_l2len(skb);
 	for (__u32 s = 0; s < IPTAP_MAX_READERS; s++) {
 		struct iptap_filter *flt;
-		__u32 cb0;
+		__u32 cb0, key = s;	/* s itself stays a bounded register */
 		int r;
 
 		if (!(mask & (1u << s)))
 			continue;
 		/* No packet filter (a full capture): no slot function, no tail call. */
-		flt = bpf_map_lookup_elem(&iptap_filters, &s);
+		flt = bpf_map_lookup_elem(&iptap_filters, &key);
 		if (!flt || !(flt->flags & IPTAP_RF_BPF)) {
 			want |= 1u << s;
 			continue;
