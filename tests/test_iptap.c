@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -715,8 +716,10 @@ static void test_bpf_record_fields(void)
 		struct pktap_header h;
 		const uint8_t *pkt;
 		uint32_t cap, orig;
+		struct timespec t0, t1;
 		char out[32];
 		int n = rc.n;
+		int64_t us;
 		__u32 ret;
 
 		CU_ASSERT_EQUAL_FATAL(h_sh_out(out, sizeof(out), "ip netns exec %s cat "
@@ -724,9 +727,11 @@ static void test_bpf_record_fields(void)
 		key.ifindex = (__u32)atoi(out);
 		loader_if_info(cases[i].dev, cases[i].arphrd, &info);
 		bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ifaces), &key, &info, BPF_ANY);
+		clock_gettime(CLOCK_TAI, &t0);
 		CU_ASSERT_EQUAL(run_frame_on(cases[i].out ? B.skel->progs.iptap_out :
 					     B.skel->progs.iptap_in, cases[i].v6 ? F_IPV6 : F_IPV4,
 					     (int)key.ifindex, &ret), 0);
+		clock_gettime(CLOCK_TAI, &t1);
 		perf_buffer__consume(pb);
 		CU_ASSERT_EQUAL_FATAL(rc.n, n + 1);
 		CU_ASSERT_EQUAL_FATAL(iptap_record_decode(rc.data, rc.size, &h, &pkt, &cap, &orig), 0);
@@ -743,6 +748,11 @@ static void test_bpf_record_fields(void)
 		CU_ASSERT_EQUAL(h.pth_svc, cases[i].svc);
 		CU_ASSERT_EQUAL(h.pth_dlt, PKTAP_DLT_RAW);
 		CU_ASSERT_EQUAL(cap, cases[i].v6 ? 48 : sizeof(ip4_pkt));
+		/* The ring's time is CLOCK_TAI, in seconds and microseconds. */
+		us = (int64_t)h.pth_tstamp.tv_sec * 1000000 + h.pth_tstamp.tv_usec;
+		CU_ASSERT(h.pth_tstamp.tv_usec >= 0 && h.pth_tstamp.tv_usec < 1000000);
+		CU_ASSERT(us >= (int64_t)t0.tv_sec * 1000000 + t0.tv_nsec / 1000 &&
+			  us <= (int64_t)t1.tv_sec * 1000000 + t1.tv_nsec / 1000);
 		if (strcmp(h.pth_ifname, cases[i].dev) || h.pth_pid != cases[i].pid)
 			fprintf(stderr, "  record on %s: ifname %s unit %u pid %d comm %s svc %u\n",
 				cases[i].dev, h.pth_ifname, h.pth_ifunit, h.pth_pid, h.pth_comm,
