@@ -44,7 +44,7 @@ static const unsigned char frame[] =
 
 struct obj {
 	struct bpf_object *o;
-	int cfg, ifs, flt, jit, ev, sko, pin, pout, psink;
+	int cfg, fast, ifs, flt, jit, ev, sko, pin, pout, psink;
 	struct perf_buffer *pb;
 };
 
@@ -102,6 +102,7 @@ static int obj_open(struct obj *ob, const char *path, int ncpu, __u64 cookie, in
 	if (bpf_object__load(ob->o))
 		return -EINVAL;
 	ob->cfg = bpf_object__find_map_fd_by_name(ob->o, "iptap_ns_cfg");
+	ob->fast = bpf_object__find_map_fd_by_name(ob->o, "iptap_ns_fast");	/* < 0 in older builds */
 	ob->ifs = bpf_object__find_map_fd_by_name(ob->o, "iptap_ifaces");
 	ob->flt = bpf_object__find_map_fd_by_name(ob->o, "iptap_filters");
 	ob->jit = bpf_object__find_map_fd_by_name(ob->o, "iptap_jit");
@@ -189,6 +190,12 @@ int main(int argc, char **argv)
 					cfg.snaplen[0] = IPTAP_DEFAULT_SNAPLEN;
 				}
 				bpf_map_update_elem(ob->cfg, &cookie, &cfg, BPF_ANY);
+				if (ob->fast >= 0) {	/* as the loader: the tagged array entry too */
+					struct iptap_ns_fast fe = { .cookie = cookie, .cfg = cfg };
+					__u32 fi = (__u32)(cookie % IPTAP_NS_FAST);
+
+					bpf_map_update_elem(ob->fast, &fi, &fe, BPF_ANY);
+				}
 				bpf_map_update_elem(ob->flt, &slot, mode == 1 ? &nomatch : &none, BPF_ANY);
 				if (mode == 1)
 					bpf_map_update_elem(ob->jit, &slot, &jit_fd, BPF_ANY);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -715,8 +716,10 @@ static void test_bpf_record_fields(void)
 		struct pktap_header h;
 		const uint8_t *pkt;
 		uint32_t cap, orig;
+		struct timespec t0, t1;
 		char out[32];
 		int n = rc.n;
+		int64_t us;
 		__u32 ret;
 
 		CU_ASSERT_EQUAL_FATAL(h_sh_out(out, sizeof(out), "ip netns exec %s cat "
@@ -724,9 +727,11 @@ static void test_bpf_record_fields(void)
 		key.ifindex = (__u32)atoi(out);
 		loader_if_info(cases[i].dev, cases[i].arphrd, &info);
 		bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ifaces), &key, &info, BPF_ANY);
+		clock_gettime(CLOCK_TAI, &t0);
 		CU_ASSERT_EQUAL(run_frame_on(cases[i].out ? B.skel->progs.iptap_out :
 					     B.skel->progs.iptap_in, cases[i].v6 ? F_IPV6 : F_IPV4,
 					     (int)key.ifindex, &ret), 0);
+		clock_gettime(CLOCK_TAI, &t1);
 		perf_buffer__consume(pb);
 		CU_ASSERT_EQUAL_FATAL(rc.n, n + 1);
 		CU_ASSERT_EQUAL_FATAL(iptap_record_decode(rc.data, rc.size, &h, &pkt, &cap, &orig), 0);
@@ -743,6 +748,11 @@ static void test_bpf_record_fields(void)
 		CU_ASSERT_EQUAL(h.pth_svc, cases[i].svc);
 		CU_ASSERT_EQUAL(h.pth_dlt, PKTAP_DLT_RAW);
 		CU_ASSERT_EQUAL(cap, cases[i].v6 ? 48 : sizeof(ip4_pkt));
+		/* The ring's time is CLOCK_TAI, in seconds and microseconds. */
+		us = (int64_t)h.pth_tstamp.tv_sec * 1000000 + h.pth_tstamp.tv_usec;
+		CU_ASSERT(h.pth_tstamp.tv_usec >= 0 && h.pth_tstamp.tv_usec < 1000000);
+		CU_ASSERT(us >= (int64_t)t0.tv_sec * 1000000 + t0.tv_nsec / 1000 &&
+			  us <= (int64_t)t1.tv_sec * 1000000 + t1.tv_nsec / 1000);
 		if (strcmp(h.pth_ifname, cases[i].dev) || h.pth_pid != cases[i].pid)
 			fprintf(stderr, "  record on %s: ifname %s unit %u pid %d comm %s svc %u\n",
 				cases[i].dev, h.pth_ifname, h.pth_ifunit, h.pth_pid, h.pth_comm,
@@ -856,6 +866,37 @@ static void test_bpf_filter_expression(void)
 		bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_filters), &slot, &none, BPF_ANY);
 	}
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+}
+
+/*
+ * The namespace's configuration from its tagged iptap_ns_fast entry: that
+ * entry wins over iptap_ns_cfg; an entry tagged for another namespace (the
+ * same index) or being written (tag 0) is passed over for the hash.
+ */
+static void test_bpf_ns_fast(void)
+{
+	int fast_fd = bpf_map__fd(B.skel->maps.iptap_ns_fast);
+	__u32 i = (__u32)(B.cookie % IPTAP_NS_FAST), ret;
+	struct iptap_ns_fast fe;
+	struct iptap_stat a, b;
+	static const uint64_t tags[] = { 0, 1, 2 };	/* mine, another's, being written */
+
+	set_cfg(1, 0);		/* the hash: one raw listener (copies to sa) */
+	for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++) {
+		memset(&fe, 0, sizeof(fe));
+		fe.cfg.idx = 5;	/* the array: nobody listens */
+		fe.cookie = t == 0 ? B.cookie : t == 1 ? B.cookie + IPTAP_NS_FAST : 0;
+		CU_ASSERT_EQUAL(bpf_map_update_elem(fast_fd, &i, &fe, BPF_ANY), 0);
+		get_stat(&a);
+		CU_ASSERT_EQUAL_FATAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
+		get_stat(&b);
+		CU_ASSERT_EQUAL(b.copies, a.copies + (t == 0 ? 0 : 1));
+		CU_ASSERT_EQUAL(b.packets, a.packets + (t == 0 ? 0 : 1));
+	}
+	memset(&fe, 0, sizeof(fe));
+	bpf_map_update_elem(fast_fd, &i, &fe, BPF_ANY);
+	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+	(void)tags;
 }
 
 /* Sum of a reader slot's per-CPU counters. */
@@ -1837,11 +1878,69 @@ static void test_new_interface_tapped(void)
 	CU_ASSERT(wait_field("iptap0", "tapped_interfaces", 2));
 }
 
+/* ns's entry in the loader's pinned iptap_ns_fast: 1 tagged (cfg filled), 0 not, -1 error. */
+static int ns_fast_entry(const char *ns, struct iptap_ns_cfg *cfg)
+{
+	char path[256];
+	struct iptap_ns_fast fe;
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd, map, err;
+	__u32 i;
+
+	if (h_enter_ns(ns))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	err = fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
+	if (fd >= 0)
+		close(fd);
+	h_leave_ns();
+	snprintf(path, sizeof(path), "%s/iptap_ns_fast", E.l.pin_dir);
+	map = bpf_obj_get(path);
+	if (err || map < 0) {
+		if (map >= 0)
+			close(map);
+		return -1;
+	}
+	i = (__u32)(cookie % IPTAP_NS_FAST);
+	err = bpf_map_lookup_elem(map, &i, &fe);
+	close(map);
+	if (err)
+		return -1;
+	if (fe.cookie != cookie)
+		return 0;
+	*cfg = fe.cfg;
+	return 1;
+}
+
+/* Wait (up to 2 s) until ns's fast entry is tagged with (mask != 0) == busy. */
+static bool ns_fast_wait(const char *ns, bool busy)
+{
+	struct iptap_ns_cfg cfg;
+
+	for (int i = 0; i < 200; i++) {
+		if (ns_fast_entry(ns, &cfg) == 1 && (cfg.reader_mask != 0) == busy)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 static void test_destroy_last_removes_programs(void)
 {
+	struct iptap_ns_cfg cfg;
 	char out[1024];
+	pid_t c;
 
 	FX_UP(true);
+	/* The loader keeps the namespace's fast entry: tagged, a reader's slot while it runs. */
+	CU_ASSERT_EQUAL(ns_fast_entry(E.ns1, &cfg), 1);
+	CU_ASSERT_EQUAL(cfg.reader_mask, 0);
+	c = capture_start(h_tmp("fast.err"), "-w /dev/null");
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT(ns_fast_wait(E.ns1, true));
+	h_kill(c, SIGINT);
+	CU_ASSERT(ns_fast_wait(E.ns1, false));
 
 	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
 	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap1"), 0);
@@ -1854,6 +1953,7 @@ static void test_destroy_last_removes_programs(void)
 	CU_ASSERT(!filters_on(E.ns1, "vA", "egress", "iptap"));
 	CU_ASSERT(!filters_on(E.ns1, "lo", "ingress", "iptap"));
 	CU_ASSERT(!filters_on(E.ns1, "lo", "egress", "iptap"));
+	CU_ASSERT_EQUAL(ns_fast_entry(E.ns1, &cfg), 0);	/* the entry is free again */
 	/* No bpf program anywhere in the namespace, not even an empty clsact we made. */
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s bpftool net show", E.ns1), 0);
 	CU_ASSERT_PTR_NULL(strstr(out, "iptap"));
@@ -2605,6 +2705,7 @@ static void add_suites(void)
 	s = CU_add_suite("iptap BPF_PROG_TEST_RUN", bpf_init, bpf_cleanup);
 	CU_add_test(s, "raw copies for IPv4/IPv6, none for ARP", test_bpf_raw_copies_only_ip);
 	CU_add_test(s, "no listener: nothing counted or copied", test_bpf_no_listener_nothing);
+	CU_add_test(s, "namespace configuration from its tagged array entry", test_bpf_ns_fast);
 	CU_add_test(s, "PKTAP records for IP only, header fields", test_bpf_pktap_records);
 	CU_add_test(s, "record fields: interface, direction, owner, svc", test_bpf_record_fields);
 	CU_add_test(s, "pcap-filter expressions run in the kernel", test_bpf_filter_expression);

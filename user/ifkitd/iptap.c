@@ -87,7 +87,7 @@ static int iptap_init(struct ifkitd *d)
 	if (err) {
 		/* A pin from a build with another layout or CPU count: start afresh. */
 		char path[512];
-		static const char *const pins[] = { "iptap_ns_cfg", "iptap_ifaces",
+		static const char *const pins[] = { "iptap_ns_cfg", "iptap_ns_fast", "iptap_ifaces",
 			"iptap_stats", "iptap_events", "iptap_sk_owner", "iptap_filters",
 			"iptap_reader_stats" };
 
@@ -111,6 +111,7 @@ static int iptap_init(struct ifkitd *d)
 		}
 	}
 	st->cfg_fd = bpf_map__fd(st->skel->maps.iptap_ns_cfg);
+	st->fast_fd = bpf_map__fd(st->skel->maps.iptap_ns_fast);
 	st->ifaces_fd = bpf_map__fd(st->skel->maps.iptap_ifaces);
 	st->stats_fd = bpf_map__fd(st->skel->maps.iptap_stats);
 	st->events_fd = bpf_map__fd(st->skel->maps.iptap_events);
@@ -126,6 +127,7 @@ static int iptap_init(struct ifkitd *d)
 	/* Nothing is tapped while no loader holds an iptap: forget old state. */
 	iptap_sweep_stale(d, map_id_of(st->cfg_fd), st->ifaces_fd);
 	map_clear(st->cfg_fd, sizeof(__u64));
+	iptap_ns_fast_clear(st);
 	map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
 
 	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

@@ -94,7 +94,7 @@ struct reader {
 
 struct iptap_state {
 	struct iptap_bpf *skel;
-	int cfg_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd, jit_fd;
+	int cfg_fd, fast_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd, jit_fd;
 	int in_fd, out_fd, sink_fd;
 	int nr_cpus;
 	uint64_t priv_cookie;
@@ -133,6 +133,7 @@ void iptap_ns_put(struct ifkitd *d, struct tap_ns *ns, bool dead);
 void iptap_ns_free_list(struct tap_ns *ns);
 int iptap_ns_rescan(struct ifkitd *d, struct tap_ns *ns, bool lost);
 void iptap_ns_update_cfg(struct tap_ns *ns);
+void iptap_ns_fast_clear(struct iptap_state *st);
 void iptap_stats_clear(struct iptap_state *st, uint32_t idx);
 void iptap_ns_stats(struct tap_ns *ns, struct iptap_stat *sum);
 void iptap_refresh_all(struct ifkitd *d);

@@ -247,6 +247,40 @@ again:
 
 /* ---- configuration the programs read -------------------------------------- */
 
+/*
+ * The namespace's tagged entry in iptap_ns_fast (see include/iptap.h), when
+ * its index is free or already its own.  Tag 0 while the content changes:
+ * a program that looks meanwhile takes the hash, never half an entry.
+ * cfg NULL: the namespace goes, its entry is freed.
+ */
+static void ns_fast_set(struct iptap_state *st, __u64 cookie, const struct iptap_ns_cfg *cfg)
+{
+	__u32 i = (__u32)(cookie % IPTAP_NS_FAST);
+	struct iptap_ns_fast e;
+
+	if (bpf_map_lookup_elem(st->fast_fd, &i, &e) || (e.cookie && e.cookie != cookie))
+		return;		/* taken by another namespace: this one uses the hash */
+	if (e.cookie) {
+		e.cookie = 0;
+		bpf_map_update_elem(st->fast_fd, &i, &e, BPF_ANY);
+	}
+	if (!cfg)
+		return;
+	e.cfg = *cfg;
+	bpf_map_update_elem(st->fast_fd, &i, &e, BPF_ANY);
+	e.cookie = cookie;
+	bpf_map_update_elem(st->fast_fd, &i, &e, BPF_ANY);
+}
+
+void iptap_ns_fast_clear(struct iptap_state *st)
+{
+	struct iptap_ns_fast zero;
+
+	memset(&zero, 0, sizeof(zero));
+	for (__u32 i = 0; i < IPTAP_NS_FAST; i++)
+		bpf_map_update_elem(st->fast_fd, &i, &zero, BPF_ANY);
+}
+
 void iptap_ns_update_cfg(struct tap_ns *ns)
 {
 	struct iptap_state *st = ns->st;
@@ -262,6 +296,7 @@ void iptap_ns_update_cfg(struct tap_ns *ns)
 		}
 	}
 	bpf_map_update_elem(st->cfg_fd, &ns->cookie, &cfg, BPF_ANY);
+	ns_fast_set(st, ns->cookie, &cfg);
 }
 
 void iptap_stats_clear(struct iptap_state *st, uint32_t idx)
@@ -525,6 +560,7 @@ void iptap_ns_put(struct ifkitd *d, struct tap_ns *ns, bool dead)
 
 	while (ns->nifs)
 		untap_if(d, ns, ns->nifs - 1, dead);
+	ns_fast_set(st, ns->cookie, NULL);
 	bpf_map_delete_elem(st->cfg_fd, &ns->cookie);
 	ifkitd_watch_del(d, &ns->mon_w);
 	nl_close(&ns->mon);
