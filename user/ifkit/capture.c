@@ -99,6 +99,7 @@ struct capture {
 
 	/* the rings, merged in place */
 	struct ring *rings;
+	struct ring **rheap;		/* rings_round()'s heap */
 	int nrings;
 
 	/* counts */
@@ -365,33 +366,59 @@ static bool ring_front(struct capture *c, struct ring *r)
 	return r->have;
 }
 
+/* The rings with a record, a min-heap on their front record's time. */
+static void rheap_down(struct ring **h, int n, int i)
+{
+	struct ring *r = h[i];
+
+	for (;;) {
+		int l = 2 * i + 1, m = l;
+
+		if (l >= n)
+			break;
+		if (l + 1 < n && h[l + 1]->ts < h[l]->ts)
+			m = l + 1;
+		if (h[m]->ts >= r->ts)
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = r;
+}
+
 /*
  * One round: look at every ring's head, then write out, oldest first, the
  * records older than before_ns (ns since the epoch): a look at the heads
- * that began after before_ns found every record older than it.
+ * that began after before_ns found every record older than it.  The rings
+ * are merged through a heap of their fronts: O(log CPUs) per record.
  */
 static void rings_round(struct capture *c, uint64_t before_ns)
 {
-	for (int i = 0; i < c->nrings; i++)
-		c->rings[i].head = __atomic_load_n(&c->rings[i].meta->data_head, __ATOMIC_ACQUIRE);
-	for (;;) {
-		struct ring *min = NULL;
+	struct ring **h = c->rheap;
+	int n = 0;
 
-		/* Linear in the CPUs: the fronts are decoded once, compared per record. */
-		for (int i = 0; i < c->nrings; i++) {
-			struct ring *r = &c->rings[i];
+	for (int i = 0; i < c->nrings; i++) {
+		struct ring *r = &c->rings[i];
 
-			if (ring_front(c, r) && (!min || r->ts < min->ts))
-				min = r;
-		}
-		if (!min || min->ts >= before_ns)
-			break;
-		emit(c, min);
-		min->have = false;
-		min->pos = min->next;
+		r->head = __atomic_load_n(&r->meta->data_head, __ATOMIC_ACQUIRE);
+		if (ring_front(c, r))
+			h[n++] = r;
+	}
+	for (int i = n / 2 - 1; i >= 0; i--)
+		rheap_down(h, n, i);
+	while (n && h[0]->ts < before_ns) {
+		struct ring *r = h[0];
+
+		emit(c, r);
+		r->have = false;
+		r->pos = r->next;
 		/* Hand space back during a long round too, not only at its end. */
-		if (min->pos - min->released >= min->size / 8)
-			ring_release(min);
+		if (r->pos - r->released >= r->size / 8)
+			ring_release(r);
+		if (!ring_front(c, r))
+			h[0] = h[--n];
+		if (n)
+			rheap_down(h, n, 0);
 	}
 	for (int i = 0; i < c->nrings; i++)
 		ring_release(&c->rings[i]);
@@ -914,7 +941,8 @@ int iptap_capture(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	c->rings = calloc((size_t)ncpu, sizeof(*c->rings));
-	if (!c->rings)
+	c->rheap = calloc((size_t)ncpu, sizeof(*c->rheap));
+	if (!c->rings || !c->rheap)
 		goto out;
 	for (int i = 0; i < ncpu; i++) {
 		struct ring *r = &c->rings[i];
@@ -1053,6 +1081,7 @@ out:
 	for (int i = 0; c->rings && i < c->nrings; i++)
 		free(c->rings[i].wrap);
 	free(c->rings);
+	free(c->rheap);
 	iptap_expr_free(c->prog);
 	if (map_fd >= 0)
 		close(map_fd);
