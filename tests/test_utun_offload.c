@@ -81,22 +81,26 @@ static void ip4_hdr(uint8_t *p, size_t len, uint8_t proto, const char *src, cons
 	p[11] = (uint8_t)c;
 }
 
-/* ICMP echo request, complete (no offload header needed). */
-static size_t mk_ping(uint8_t *p, const char *src, const char *dst, uint16_t seq)
+/* ICMP echo request of len bytes, complete (no offload header needed). */
+static size_t mk_ping_len(uint8_t *p, const char *src, const char *dst, uint16_t seq, size_t len)
 {
-	size_t len = 20 + 8 + 32;
 	uint16_t c;
 
 	ip4_hdr(p, len, 1, src, dst);
-	memset(p + 20, 0, 8 + 32);
+	memset(p + 20, 0, len - 20);
 	p[20] = 8;
 	p[24] = 0x12;
 	p[26] = (uint8_t)(seq >> 8);
 	p[27] = (uint8_t)seq;
-	c = csum16(p + 20, 8 + 32, 0);
+	c = csum16(p + 20, len - 20, 0);
 	p[22] = (uint8_t)(c >> 8);
 	p[23] = (uint8_t)c;
 	return len;
+}
+
+static size_t mk_ping(uint8_t *p, const char *src, const char *dst, uint16_t seq)
+{
+	return mk_ping_len(p, src, dst, seq, 20 + 8 + 32);
 }
 
 /* A TCP segment of payload bytes (headers only filled as far as validation looks). */
@@ -473,6 +477,19 @@ static ssize_t raw_send(struct client *c, const struct virtio_net_hdr *vh, uint1
 	return sendmsg(c->pkt, &msg, MSG_NOSIGNAL);
 }
 
+static struct client *mtu_client;
+
+/* A 1400-byte ping refused with EINVAL (utunN's MTU is below it)? */
+static bool big_refused(void *arg)
+{
+	static uint8_t b[1500];
+	struct utun_gso_pkt p = { .family = AF_INET, .buf = b };
+
+	(void)arg;
+	p.len = mk_ping_len(b, "10.91.0.2", "10.91.0.1", 99, 1400);
+	return utun_send_offload(mtu_client->fd, &p, 1, 0) == -1 && errno == EINVAL;
+}
+
 static void test_client(void)
 {
 	struct client c = { .fd = -1 };
@@ -570,6 +587,19 @@ static void test_client(void)
 	CU_ASSERT(reply_seen(&c, 5, 2000));
 	CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun show %s", c.name), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "bad_gso 1"));
+
+	/*
+	 * utunN's MTU: lowered, a 1400-byte packet is refused (EINVAL) within
+	 * libutun's re-read interval; raised again, it is taken at once.
+	 */
+	CU_ASSERT_EQUAL(h_sh("ip -n %s link set %s mtu 1280", c.ns, c.name), 0);
+	mtu_client = &c;
+	CU_ASSERT(h_wait_for(big_refused, NULL, 1000));
+	CU_ASSERT_EQUAL(h_sh("ip -n %s link set %s mtu 1500", c.ns, c.name), 0);
+	p = (struct utun_gso_pkt){ .family = AF_INET, .buf = buf };
+	p.len = mk_ping_len(buf, "10.91.0.2", "10.91.0.1", 6, 1400);
+	CU_ASSERT_EQUAL(utun_send_offload(c.fd, &p, 1, 0), 1);
+	CU_ASSERT(reply_seen(&c, 6, 2000));
 
 	/* Closing the descriptor removes the utun; the packet socket then reports it. */
 	CU_ASSERT_EQUAL(utun_close(c.fd), 0);

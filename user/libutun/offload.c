@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include "ctl.h"
 #include "fast.h"
@@ -39,7 +40,18 @@ struct utun_off {
 	ino_t ino;			/* of the utun descriptor it belongs to */
 	uint8_t vis_mac[6];		/* Ethernet destination: utunN */
 	uint8_t hid_mac[6];		/* Ethernet source: hutunN */
+	unsigned int mtu;		/* utunN's, as last read (atomic) */
+	uint64_t mtu_ms;		/* when (atomic) */
 };
+
+/*
+ * utunN's MTU costs two system calls to read (libutun_dev_mtu); at tens of
+ * thousands of batches a second that is measurable, so it is read at most
+ * every MTU_READ_MS - and at once when a packet looks too long for the
+ * value at hand (a raised MTU is honoured by the next send, a lowered one
+ * within MTU_READ_MS).
+ */
+#define MTU_READ_MS	100
 
 /* All of offload mode's mutable state. */
 static struct {
@@ -81,6 +93,29 @@ void offload_forget(int fd)
 		close(o->pkt);
 		free(o);
 	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned int off_mtu(int fd, struct utun_off *o, bool fresh)
+{
+	uint64_t now = now_ms();
+	unsigned int mtu = __atomic_load_n(&o->mtu, __ATOMIC_RELAXED);
+
+	if (fresh || !mtu || now - __atomic_load_n(&o->mtu_ms, __ATOMIC_RELAXED) >= MTU_READ_MS) {
+		mtu = libutun_dev_mtu(fd);
+		if (!mtu)
+			mtu = 65535;	/* cannot be read here: the kernel's checks remain */
+		__atomic_store_n(&o->mtu, mtu, __ATOMIC_RELAXED);
+		__atomic_store_n(&o->mtu_ms, now, __ATOMIC_RELAXED);
+	}
+	return mtu;
 }
 
 static const char *sock_path(void)
@@ -289,18 +324,21 @@ int utun_send_offload(int fd, const struct utun_gso_pkt *pkts, unsigned int n, i
 		return set_errno(EBADFD);
 	if (!pkts || n == 0)
 		return set_errno(EINVAL);
-	mtu = libutun_dev_mtu(fd);
-	if (!mtu)
-		mtu = 65535;
+	mtu = off_mtu(fd, o, false);
 	while (done < n) {
 		unsigned int chunk = n - done > OFF_CHUNK ? OFF_CHUNK : n - done, valid = 0;
 		int sent;
 
 		for (unsigned int i = 0; i < chunk; i++) {
 			const struct utun_gso_pkt *p = &pkts[done + i];
+			enum utun_err_cause why = utun_validate_offload(p, mtu);
 			uint16_t type;
 
-			if (utun_validate_offload(p, mtu) != UTUN_ERR_NONE)
+			if (why == UTUN_ERR_TOO_LONG) {	/* raised a moment ago? */
+				mtu = off_mtu(fd, o, true);
+				why = utun_validate_offload(p, mtu);
+			}
+			if (why != UTUN_ERR_NONE)
 				break;
 			type = utun_family_to_ethertype(p->family);
 			memset(&vh[i], 0, sizeof(vh[i]));
