@@ -1700,6 +1700,226 @@ static void tunnel(bool fast)
 	h_ns_delete(b);
 }
 
+/* ---------- lifetime: the kernel ends a utun, the loader can come and go ---------- */
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static bool loader_knows(void *name)
+{
+	struct ifkit_utun_info info;
+
+	return show_one((const char *)name, &info) == 0;
+}
+
+/* The loader was killed (h_loader_kill clears L.pid): bring it back for the next tests. */
+static void loader_back(void)
+{
+	if (L.pid <= 0)
+		loader_ok = h_loader_restart(&L) == 0;
+	CU_ASSERT(loader_ok);
+}
+
+/*
+ * The client dies (kill -9) while no loader runs: nobody but the kernel can
+ * remove the utun, and it must within 1 s.  The next loader lists nothing
+ * and its registry holds no stale entry.
+ */
+static void lifetime_no_loader(bool fast)
+{
+	char ns[H_NAME_LEN], helper[300], path[300];
+	struct h_link lw;
+	struct timespec t0;
+	pid_t hold;
+	long ms;
+	int reg;
+	__u32 key;
+
+	if (!need_loader())
+		return;
+	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
+	CU_ASSERT_FATAL(h_ns_create(fast ? "nolf" : "nol", ns, sizeof(ns)) == 0);
+	hold = h_spawn(ns, "exec %s --hold %s 30%s", helper, L.sock, fast ? " fast" : "");
+	lw = (struct h_link){ ns, "utun30" };
+	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &lw, 5000));
+	CU_ASSERT(h_wait_for(loader_knows, "utun30", 2000));
+	{
+		pid_t loader = L.pid;
+
+		h_loader_kill(&L, SIGKILL);
+		CU_ASSERT(kill(loader, 0) != 0 && errno == ESRCH);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_kill(hold, SIGKILL);
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
+	ms = ms_since(&t0);
+	printf("\n    %s: client kill -9 with no loader running -> utun30 gone after %ld ms\n",
+	       fast ? "fast path" : "socket path", ms);
+	CU_ASSERT(ms < 1000);
+	loader_back();
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 1000));
+	snprintf(path, sizeof(path), "%s/utun_registry", L.pin_dir);
+	reg = bpf_obj_get(path);
+	CU_ASSERT(reg >= 0);
+	if (reg >= 0) {
+		CU_ASSERT_NOT_EQUAL(bpf_map_get_next_key(reg, NULL, &key), 0);
+		close(reg);
+	}
+	h_ns_delete(ns);
+}
+
+static void test_lifetime_no_loader(void)
+{
+	lifetime_no_loader(false);
+}
+
+static void test_lifetime_no_loader_fast(void)
+{
+	lifetime_no_loader(true);
+}
+
+/* ifkit utun show (text and -j) lists name with owner pid. */
+static bool show_lists(const char *name, pid_t owner)
+{
+	char out[8192], want[64];
+	bool ok;
+
+	if (h_ifkit(&L, NULL, out, sizeof(out), "utun show") != 0)
+		return false;
+	snprintf(want, sizeof(want), "owner pid %d", (int)owner);
+	ok = strstr(out, name) && strstr(out, want);
+	if (h_ifkit(&L, NULL, out, sizeof(out), "-j utun show") != 0)
+		return false;
+	snprintf(want, sizeof(want), "\"owner_pid\":%d", (int)owner);
+	return ok && strstr(out, name) && strstr(out, want);
+}
+
+static bool tcp_out_has_bytes(void *arg)
+{
+	struct ifkit_utun_info info;
+
+	return show_one((const char *)arg, &info) == 0 && info.in_bytes > (8u << 20);
+}
+
+/*
+ * A TCP transfer through two ifkit-tunnels (plain descriptor or fast path)
+ * while the loader is SIGKILLed and restarted: every byte arrives (length
+ * and hash), the restarted loader lists both utuns with their owners (text
+ * and JSON), and the tunnels still end the utuns when they exit.
+ */
+static void lifetime_restart(bool fast)
+{
+	char a[H_NAME_LEN], b[H_NAME_LEN], out[256], want[256], tunpath[300], helper[300];
+	struct h_link la, lb;
+	pid_t ta, tb, rx, tx;
+	long n = 256L << 20;
+
+	if (!need_loader())
+		return;
+	snprintf(tunpath, sizeof(tunpath), "%s", h_bin("ifkit-tunnel"));
+	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
+	CU_ASSERT_FATAL(h_ns_create(fast ? "rsta" : "rspa", a, sizeof(a)) == 0);
+	CU_ASSERT_FATAL(h_ns_create(fast ? "rstb" : "rspb", b, sizeof(b)) == 0);
+	CU_ASSERT_FATAL(h_sh("ip link add tva netns %s type veth peer tvb netns %s && "
+			     "ip -n %s addr add 10.74.0.1/24 dev tva && ip -n %s link set tva up && "
+			     "ip -n %s addr add 10.74.0.2/24 dev tvb && ip -n %s link set tvb up",
+			     a, b, a, a, b, b) == 0);
+	ta = h_spawn(a, "exec %s --socket %s --unit 22 --local 10.74.0.1:7000 --remote 10.74.0.2:7000 "
+		     "--addr 10.75.0.1 --peer 10.75.0.2%s", tunpath, L.sock, fast ? "" : " --no-fastpath");
+	tb = h_spawn(b, "exec %s --socket %s --unit 23 --local 10.74.0.2:7000 --remote 10.74.0.1:7000 "
+		     "--addr 10.75.0.2 --peer 10.75.0.1%s", tunpath, L.sock, fast ? "" : " --no-fastpath");
+	la = (struct h_link){ a, "utun22" };
+	lb = (struct h_link){ b, "utun23" };
+	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &la, 5000) && h_wait_for(h_link_exists, &lb, 5000));
+	CU_ASSERT(h_wait_for(tunnel_addressed, a, 5000));
+	CU_ASSERT(h_wait_for(tunnel_addressed, b, 5000));
+	rx = h_spawn(b, "exec %s --tcp-recv 10.75.0.2 7011 %s", helper, h_tmp("rst.out"));
+	CU_ASSERT_FATAL(rx > 0);
+	CU_ASSERT_FATAL(h_wait_listen(b, 't', 7011, 3000));
+	tx = h_spawn(a, "exec %s --tcp-send 10.75.0.2 7011 %ld > %s", helper, n, h_tmp("rst.want"));
+	CU_ASSERT_FATAL(tx > 0);
+	/* mid-transfer: kill the loader, start a new one */
+	CU_ASSERT(h_wait_for(tcp_out_has_bytes, "utun23", 10000));
+	h_loader_kill(&L, SIGKILL);
+	loader_back();
+	CU_ASSERT(show_lists("utun22", ta));
+	CU_ASSERT(show_lists("utun23", tb));
+	CU_ASSERT_EQUAL(h_wait(tx, 60000), 0);
+	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
+	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "cat %s", h_tmp("rst.want")), 0);
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("rst.out")), 0);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT(strncmp(out, "268435456 ", 10) == 0);
+	printf("\n    %s: loader SIGKILLed and restarted mid-transfer; received %s",
+	       fast ? "fast path" : "socket path", out);
+	/* still alive after the transfer, and still ended by its client */
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -W 2 10.75.0.2 >/dev/null", a), 0);
+	h_kill(ta, SIGTERM);
+	h_kill(tb, SIGTERM);
+	CU_ASSERT(h_wait_for(h_link_gone, &la, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lb, 1000));
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 1000));
+	h_ns_delete(a);
+	h_ns_delete(b);
+}
+
+static void test_lifetime_restart(void)
+{
+	lifetime_restart(false);
+}
+
+static void test_lifetime_restart_fast(void)
+{
+	lifetime_restart(true);
+}
+
+/*
+ * A restarted loader adopts a live utun: the unit stays taken (EBUSY for
+ * it, another one for "any"), show names its owner, and when the client
+ * dies the adopted utun is gone and forgotten.
+ */
+static void test_lifetime_unit_kept(void)
+{
+	char ns[H_NAME_LEN], helper[300], name[IFNAMSIZ];
+	struct h_link lw;
+	pid_t hold;
+	int fd;
+
+	if (!need_loader())
+		return;
+	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
+	CU_ASSERT_FATAL(h_ns_create("keep", ns, sizeof(ns)) == 0);
+	hold = h_spawn(ns, "exec %s --hold %s 30", helper, L.sock);
+	lw = (struct h_link){ ns, "utun30" };
+	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &lw, 5000));
+	h_loader_kill(&L, SIGKILL);
+	loader_back();
+	CU_ASSERT(h_link_exists(&lw));
+	CU_ASSERT(show_lists("utun30", hold));
+	errno = 0;
+	fd = open_in(ns, 30, name);
+	CU_ASSERT_EQUAL(fd, -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 32; i++) {	/* "any" never hands out utun30 */
+		fd = open_in(ns, -1, name);
+		CU_ASSERT(fd >= 0);
+		CU_ASSERT_STRING_NOT_EQUAL(name, "utun30");
+		if (fd >= 0)
+			close(fd);
+	}
+	h_kill(hold, SIGKILL);
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 2000));
+	h_ns_delete(ns);
+}
+
 static bool wire_up(void *arg)
 {
 	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
@@ -1985,6 +2205,16 @@ static void add_suites(void)
 	CU_add_test(e2e, "64 clients: no device/fd/memory growth", test_many_clients);
 	CU_add_test(e2e, "UTUN_SCALE_COUNT (1000) utuns: time, RSS, threads, idle CPU, teardown",
 		    test_scale);
+	CU_add_test(e2e, "lifetime: client kill -9 with no loader -> utun gone < 1 s (socket path)",
+		    test_lifetime_no_loader);
+	CU_add_test(e2e, "lifetime: client kill -9 with no loader -> utun gone < 1 s (fast path)",
+		    test_lifetime_no_loader_fast);
+	CU_add_test(e2e, "lifetime: loader SIGKILL + restart mid-transfer (socket path)",
+		    test_lifetime_restart);
+	CU_add_test(e2e, "lifetime: loader SIGKILL + restart mid-transfer (fast path)",
+		    test_lifetime_restart_fast);
+	CU_add_test(e2e, "lifetime: a restarted loader adopts a live utun, keeps its unit",
+		    test_lifetime_unit_kept);
 	CU_add_test(e2e, "ifkit-tunnel (fast path): ping and 64 MiB TCP", test_tunnel_fast);
 	CU_add_test(e2e, "ifkit-tunnel (socket relay): ping and 64 MiB TCP", test_tunnel_socket);
 }
