@@ -1920,6 +1920,45 @@ static void test_lifetime_unit_kept(void)
 	h_ns_delete(ns);
 }
 
+/*
+ * Clients that close and open in quick succession: a dying utun's
+ * namespace id is freed before the loader reads RTM_DELNSID and may already
+ * name a newer utun's namespace; the loader must forget only the dead one.
+ */
+static bool four_utuns(void *arg)
+{
+	(void)arg;
+	return count_utuns() == 4;
+}
+
+static void test_lifetime_churn(void)
+{
+	char ns[H_NAME_LEN], names[4][IFNAMSIZ];
+	int fds[4] = { -1, -1, -1, -1 };
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("churn", ns, sizeof(ns)) == 0);
+	for (int i = 0; i < 40; i++) {
+		int slot = i % 4;
+
+		if (fds[slot] >= 0)
+			close(fds[slot]);
+		fds[slot] = open_in(ns, -1, names[slot]);
+		CU_ASSERT(fds[slot] >= 0);
+	}
+	CU_ASSERT(h_wait_for(four_utuns, NULL, 2000));
+	for (int i = 0; i < 4; i++) {
+		struct ifkit_utun_info info;
+
+		CU_ASSERT_EQUAL(show_one(names[i], &info), 0);
+		CU_ASSERT_EQUAL(info.owner_pid, (__u32)getpid());
+		close(fds[i]);
+	}
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 2000));
+	h_ns_delete(ns);
+}
+
 static bool wire_up(void *arg)
 {
 	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
@@ -2215,6 +2254,8 @@ static void add_suites(void)
 		    test_lifetime_restart_fast);
 	CU_add_test(e2e, "lifetime: a restarted loader adopts a live utun, keeps its unit",
 		    test_lifetime_unit_kept);
+	CU_add_test(e2e, "lifetime: close/open churn, every live utun stays listed",
+		    test_lifetime_churn);
 	CU_add_test(e2e, "ifkit-tunnel (fast path): ping and 64 MiB TCP", test_tunnel_fast);
 	CU_add_test(e2e, "ifkit-tunnel (socket relay): ping and 64 MiB TCP", test_tunnel_socket);
 }

@@ -567,6 +567,22 @@ static void ev_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 }
 
 /*
+ * Is u's namespace still there, with hutunN in it?  Asked through the
+ * nsid, and by ifindex and name: an nsid is freed when its namespace dies,
+ * before we read the event, and may already name a newer utun's namespace
+ * (which holds another unit's hutun).
+ */
+static bool dev_alive(struct ifkitd *d, const struct utun_dev *u)
+{
+	char hname[IFNAMSIZ];
+	struct link_info li;
+
+	name_hidden(hname, sizeof(hname), UTUN_PREFIX, u->unit);
+	return u->hid_nsid >= 0 && nl_link_get(&d->nl, NULL, u->hid_ifindex, u->hid_nsid, &li) == 0 &&
+	       !strcmp(li.name, hname);
+}
+
+/*
  * hutunN went away while its namespace lives on (utunN deleted by hand, or
  * the client's namespace died): the client's socket lost its device.  Its
  * relay end is hung up (a copy through pidfd_getfd, the number from the
@@ -576,7 +592,6 @@ static void ev_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 static int hid_link_event(const struct link_info *link, int deleted, void *arg)
 {
 	struct ifkitd *d = arg;
-	struct link_info li;
 
 	if (!deleted || link->ifindex < UTUN_HID_IFINDEX_BASE)
 		return 0;
@@ -587,7 +602,7 @@ static int hid_link_event(const struct link_info *link, int deleted, void *arg)
 		if (u->hid_ifindex != link->ifindex)
 			continue;
 		/* Events come from every namespace we have an id for: is it really ours? */
-		if (nl_link_get(&d->nl, NULL, u->hid_ifindex, u->hid_nsid, &li) == 0)
+		if (dev_alive(d, u))
 			return 0;
 		num = u->ctl ? LOAD(&u->ctl->rel_fd) : -1;
 		pidfd = num >= 0 && u->owner > 0 ? sys_pidfd_open(u->owner) : -1;
@@ -609,59 +624,29 @@ static int hid_link_event(const struct link_info *link, int deleted, void *arg)
 static void nsid_event(int nsid, int deleted, void *arg)
 {
 	struct ifkitd *d = arg;
+	struct utun_dev *u, *next;
 
 	if (!deleted)
 		return;
-	for (struct utun_dev *u = d->utun->devs; u; u = u->next) {
-		if (u->hid_nsid == nsid) {
+	for (u = d->utun->devs; u; u = next) {
+		next = u->next;
+		if (u->hid_nsid == nsid && !dev_alive(d, u))
 			dev_remove(d, u, "client closed");
-			return;
-		}
 	}
 }
 
-struct nsid_set {
-	int *ids;
-	size_t n, cap;
-};
-
-static void nsid_collect(int nsid, void *arg)
-{
-	struct nsid_set *set = arg;
-
-	if (set->n == set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 64;
-		int *ids = realloc(set->ids, cap * sizeof(*ids));
-
-		if (!ids)
-			return;
-		set->ids = ids;
-		set->cap = cap;
-	}
-	set->ids[set->n++] = nsid;
-}
-
-/*
- * Lost nsid events (or a start): forget every utun whose namespace no
- * longer has its id, i.e. has died.
- */
+/* Lost events (or a start): forget every utun whose namespace died. */
 static void utun_resync(struct ifkitd *d)
 {
-	struct nsid_set set = { 0 };
 	struct utun_dev *u, *next;
 
-	if (!d->utun || nl_nsid_dump(&d->nl, nsid_collect, &set))
+	if (!d->utun)
 		return;
 	for (u = d->utun->devs; u; u = next) {
-		bool alive = false;
-
 		next = u->next;
-		for (size_t i = 0; i < set.n && !alive; i++)
-			alive = set.ids[i] == u->hid_nsid;
-		if (!alive)
+		if (!dev_alive(d, u))
 			dev_remove(d, u, "client closed");
 	}
-	free(set.ids);
 }
 
 static void nsid_cb(struct ifkitd *d, struct watch *w, uint32_t events)

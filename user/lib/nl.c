@@ -419,7 +419,6 @@ int nl_open_nsid_monitor(struct nl_sock *nl, bool all_links)
 struct nsid_ev_ctx {
 	nsid_event_cb cb;
 	link_event_cb link_cb;
-	void (*dump_cb)(int nsid, void *arg);
 	void *arg;
 };
 
@@ -443,10 +442,7 @@ static int nsid_ev_cb(const struct nlmsghdr *nlh, void *arg)
 			nsid = (int)mnl_attr_get_u32(a);
 	if (nsid < 0)
 		return MNL_CB_OK;
-	if (ctx->dump_cb)
-		ctx->dump_cb(nsid, ctx->arg);
-	else
-		ctx->cb(nsid, nlh->nlmsg_type == RTM_DELNSID, ctx->arg);
+	ctx->cb(nsid, nlh->nlmsg_type == RTM_DELNSID, ctx->arg);
 	return MNL_CB_OK;
 }
 
@@ -463,20 +459,6 @@ int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb lin
 		if (mnl_cb_run(buf, (size_t)n, 0, 0, nsid_ev_cb, &ctx) < 0)
 			return -errno;
 	}
-}
-
-int nl_nsid_dump(struct nl_sock *nl, void (*cb)(int nsid, void *arg), void *arg)
-{
-	char buf[NL_REQ_SIZE] = { 0 };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nsid_ev_ctx ctx = { .dump_cb = cb, .arg = arg };
-	struct rtgenmsg *g;
-
-	nlh->nlmsg_type = RTM_GETNSID;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->rtgen_family = AF_UNSPEC;
-	return nl_talk(nl, nlh, nsid_ev_cb, &ctx);
 }
 
 struct monitor_ctx {

@@ -83,8 +83,7 @@ int nl_open_nsid_monitor(struct nl_sock *nl, bool all_links);
 typedef void (*nsid_event_cb)(int nsid, int deleted, void *arg);
 typedef int (*link_event_cb)(const struct link_info *link, int deleted, void *arg);
 int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb link_cb, void *arg);
-/* Every nsid this socket's namespace has given out: cb(nsid, arg). */
-int nl_nsid_dump(struct nl_sock *nl, void (*cb)(int nsid, void *arg), void *arg);
+
 /*
  * Drain pending link events without blocking; cb gets each link with
  * deleted set for RTM_DELLINK.  Returns 0, or -errno (-ENOBUFS: events were
