@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <bpf/bpf.h>
 #include <unistd.h>
 #include <CUnit/CUnit.h>
 #include "ctl.h"
@@ -709,6 +710,142 @@ static void test_sigkill(void)
 	h_ns_delete(ns);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static bool no_utun_listed(void *arg)
+{
+	char out[4096];
+
+	(void)arg;
+	return h_ifkit(&L, NULL, out, sizeof(out), "-j utun show") == 0 && !strstr(out, "utun");
+}
+
+/* Entries in a map pinned in the loader's pin directory (-1: cannot open it). */
+static int pinned_entries(const char *name)
+{
+	char path[300];
+	__u32 key, next;
+	int fd, n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", L.pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	for (int more = bpf_map_get_next_key(fd, NULL, &next) == 0; more;
+	     more = bpf_map_get_next_key(fd, &key, &next) == 0) {
+		key = next;
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+/*
+ * An offload client dies (kill -9) while no loader runs: the packet socket
+ * (made in hutunN's namespace) must hold it no longer than the AF_XDP
+ * socket does, so the kernel alone removes the utun within 1 s.  The next
+ * loader lists nothing and keeps no offload entry for it.
+ */
+static void test_sigkill_no_loader(void)
+{
+	char ns[H_NAME_LEN], out[64];
+	struct ifkit_utun_info info;
+	struct timespec t0;
+	struct h_link l;
+	pid_t holder;
+	long ms;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offnl", ns, sizeof(ns)) == 0);
+	holder = h_spawn(ns, "exec %s --hold-offload %s > %s", h_bin("tests/test_utun_offload"),
+			 L.sock, h_tmp("holdnl.out"));
+	CU_ASSERT_FATAL(holder > 0);
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("holdnl.out"), "utun", 5000));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("holdnl.out")), 0);
+	out[strcspn(out, "\n")] = '\0';
+	l = (struct h_link){ ns, out };
+	CU_ASSERT_FATAL(h_link_exists(&l));
+	CU_ASSERT_EQUAL(show_one(out, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 1);
+	h_loader_kill(&L, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_kill(holder, SIGKILL);
+	CU_ASSERT(h_wait_for(h_link_gone, &l, 1000));
+	ms = ms_since(&t0);
+	printf("\n    %s gone %ld ms after SIGKILL, no loader running", out, ms);
+	CU_ASSERT(ms < 1000);
+	loader_ok = h_loader_restart(&L) == 0;
+	CU_ASSERT_FATAL(loader_ok);
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 0);
+	h_ns_delete(ns);
+}
+
+/*
+ * Loader SIGKILL and restart: an offloaded utun is adopted and listed in
+ * offload mode; a utun opened before the restart can enable offload mode
+ * with the new loader; both still go with their clients (no new loader
+ * pins them either).
+ */
+static void test_adopt(void)
+{
+	char ns[H_NAME_LEN], a[64], b[64], out[8192];
+	struct ifkit_utun_info info;
+	struct h_link la, lb;
+	struct timespec t0;
+	pid_t ha, hb;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offad", ns, sizeof(ns)) == 0);
+	ha = h_spawn(ns, "exec %s --hold-offload %s > %s", h_bin("tests/test_utun_offload"),
+		     L.sock, h_tmp("holda.out"));
+	hb = h_spawn(ns, "exec %s --hold-offload-on %s %s > %s", h_bin("tests/test_utun_offload"),
+		     L.sock, h_tmp("go"), h_tmp("holdb.out"));
+	CU_ASSERT_FATAL(ha > 0 && hb > 0);
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("holda.out"), "utun", 5000));
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("holdb.out"), "utun", 5000));
+	CU_ASSERT_EQUAL(h_sh_out(a, sizeof(a), "head -1 %s", h_tmp("holda.out")), 0);
+	CU_ASSERT_EQUAL(h_sh_out(b, sizeof(b), "head -1 %s", h_tmp("holdb.out")), 0);
+	a[strcspn(a, "\n")] = '\0';
+	b[strcspn(b, "\n")] = '\0';
+	la = (struct h_link){ ns, a };
+	lb = (struct h_link){ ns, b };
+	h_loader_kill(&L, SIGKILL);
+	loader_ok = h_loader_restart(&L) == 0;
+	CU_ASSERT_FATAL(loader_ok);
+	CU_ASSERT_EQUAL(show_one(a, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
+	CU_ASSERT_EQUAL(info.owner_pid, (__u32)ha);
+	CU_ASSERT_EQUAL(show_one(b, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_SOCKET);
+	/* b enables offload mode now, with the loader that adopted it. */
+	CU_ASSERT_EQUAL(h_sh("touch %s", h_tmp("go")), 0);
+	CU_ASSERT(h_wait_file(h_tmp("holdb.out"), "offload 0", 5000));
+	CU_ASSERT_EQUAL(show_one(b, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
+	CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun show"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " mode offload "));
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_kill(ha, SIGKILL);
+	h_kill(hb, SIGKILL);
+	CU_ASSERT(h_wait_for(h_link_gone, &la, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lb, 1000));
+	printf("\n    adopted %s and %s gone %ld ms after SIGKILL", a, b, ms_since(&t0));
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 0);
+	h_ns_delete(ns);
+}
+
 /* ---------- helper mode, registration ---------- */
 
 static int helper(int argc, char **argv)
@@ -722,6 +859,25 @@ static int helper(int argc, char **argv)
 		if (fd < 0 || utun_enable_offload(fd) < 0)
 			return errno;
 		printf("%s\n", name);
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	if (!strcmp(argv[1], "--hold-offload-on") && argc == 4) {
+		/* Open now, enable offload mode once file argv[3] exists. */
+		char name[IFNAMSIZ];
+		int fd, err;
+
+		setenv("IFKIT_SOCKET", argv[2], 1);
+		fd = utun_open_at(argv[2], -1, name, sizeof(name));
+		if (fd < 0)
+			return errno;
+		printf("%s\n", name);
+		fflush(stdout);
+		while (access(argv[3], F_OK) != 0)
+			usleep(10000);
+		err = utun_enable_offload(fd) < 0 ? errno : 0;
+		printf("offload %d\n", err);
 		fflush(stdout);
 		for (;;)
 			pause();
@@ -758,6 +914,10 @@ static void add_suites(void)
 	CU_add_test(e2e, "non-root holder of the descriptor refused with EPERM", test_nonroot);
 	CU_add_test(e2e, "slow reader: sent = delivered + out drops by cause", test_slow_reader);
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
+	CU_add_test(e2e, "SIGKILLed offload client, no loader running: utun gone within 1 s",
+		    test_sigkill_no_loader);
+	CU_add_test(e2e, "loader restart: offloaded utun adopted (mode offload), offload on an adopted utun",
+		    test_adopt);
 }
 
 int main(int argc, char **argv)

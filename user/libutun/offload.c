@@ -34,6 +34,12 @@
 #define ETH_HLEN_	14
 #define VNET_LEN	((int)sizeof(struct virtio_net_hdr))
 
+/*
+ * The packet socket belongs to the utun (struct utun_fast's pkt): it is
+ * closed with the AF_XDP socket when the utun is released (utun_close, or
+ * the relay thread seeing the descriptor hang up), since it too keeps the
+ * utun's namespace alive.
+ */
 struct utun_off {
 	int pkt;			/* the AF_PACKET socket on hutunN */
 	ino_t ino;			/* of the utun descriptor it belongs to */
@@ -77,10 +83,7 @@ void offload_forget(int fd)
 	if (fd < 0 || fd >= OFF_MAX_FD)
 		return;
 	o = __atomic_exchange_n(&offload_ctx.tab[fd], NULL, __ATOMIC_ACQ_REL);
-	if (o) {
-		close(o->pkt);
-		free(o);
-	}
+	free(o);
 }
 
 static const char *sock_path(void)
@@ -115,6 +118,7 @@ int utun_enable_offload(int fd)
 	struct ifkit_req req;
 	struct ifkit_rep rep;
 	struct utun_off *o = NULL;
+	struct utun_fast *f;
 	struct stat st;
 	int sock, pkt = -1, err;
 
@@ -122,7 +126,10 @@ int utun_enable_offload(int fd)
 		return set_errno(EBADF);
 	if (off_get(fd))
 		return 0;
-	if (fast_get(fd))
+	f = fast_find(fd);
+	if (!f || f->xsk < 0)
+		return set_errno(ENOTSUP);
+	if (__atomic_load_n(&f->fast, __ATOMIC_ACQUIRE))
 		return set_errno(EBUSY);
 	sock = ctl_connect(sock_path());
 	if (sock < 0)
@@ -130,7 +137,12 @@ int utun_enable_offload(int fd)
 	ctl_req_init(&req, IFKIT_CMD_UTUN_OFFLOAD);
 	req.seq = (__u32)getpid();
 	memset(&rep, 0, sizeof(rep));
-	err = ctl_call(sock, &req, fd, &rep, NULL, NULL, &pkt);
+	/*
+	 * The utun's AF_XDP socket goes along: it names the utun to the
+	 * loader, and it is how the loader reaches hutunN's namespace (it
+	 * keeps no descriptor of it).
+	 */
+	err = ctl_call(sock, &req, f->xsk, &rep, NULL, NULL, &pkt);
 	close(sock);
 	if (err)
 		goto fail;
@@ -153,11 +165,22 @@ int utun_enable_offload(int fd)
 	err = dev_mac(rep.name, o->vis_mac);
 	if (err)
 		goto fail;
-	o = __atomic_exchange_n(&offload_ctx.tab[fd], o, __ATOMIC_ACQ_REL);
-	if (o) {	/* another thread won the race: keep one */
-		close(o->pkt);
-		free(o);
+	{
+		struct utun_off *none = NULL;
+
+		if (!__atomic_compare_exchange_n(&offload_ctx.tab[fd], &none, o, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			close(o->pkt);	/* another thread won the race: keep its socket */
+			free(o);
+			return 0;
+		}
 	}
+	/*
+	 * The utun owns the socket from now on (released with it); the relay
+	 * thread lets go of the rings: the packet socket moves the packets.
+	 */
+	f->pkt = pkt;
+	relay_detach(f);
 	return 0;
 fail:
 	if (pkt >= 0)

@@ -9,7 +9,7 @@
 bool offload_active(int fd);
 /* The packet socket of an offloaded fd, or -1. */
 int offload_pollfd(int fd);
-/* Forget fd's offload state and close its packet socket (utun_close). */
+/* Forget fd's offload state (utun_close; the packet socket goes with the utun). */
 void offload_forget(int fd);
 
 #endif
