@@ -1599,6 +1599,14 @@ static void test_scale(void)
 	       "requests meanwhile, slowest %.1f ms\n", close_s, probe.count, probe.max_us / 1000.0);
 	CU_ASSERT(probe.count > 0);
 	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 5000));
+	if (count_utuns() != 0) {
+		static char lg[8192];
+
+		printf("    the loader still lists %d utuns\n", count_utuns());
+		h_sh_out(lg, sizeof(lg), "grep -E 'warn|error|nsid' %s | tail -20; grep -c removed %s",
+			 L.log, L.log);
+		printf("%s\n", lg);
+	}
 	free(fds);
 	h_ns_delete(ns);
 }
@@ -1959,6 +1967,42 @@ static void test_lifetime_churn(void)
 	h_ns_delete(ns);
 }
 
+/*
+ * fork: the child inherits the utun (socket, mappings) but no relay thread.
+ * A child that closes its copy with utun_close, or just exits, must leave
+ * the parent's utun working: the epoll instance is shared across fork, so
+ * a child that touched it would take the parent's utun off its thread.
+ */
+static void test_fork_child_close(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	pid_t child;
+	int fd, st;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("fork", ns, sizeof(ns)) == 0);
+	fd = open_in(ns, -1, name);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.72.0.1 peer 10.72.0.2 dev %s", ns, name), 0);
+	CU_ASSERT(ping_stack(fd, AF_INET, 1));
+	child = fork();
+	CU_ASSERT_FATAL(child >= 0);
+	if (child == 0)
+		_exit(utun_close(fd) == 0 ? 0 : 1);
+	CU_ASSERT_EQUAL(waitpid(child, &st, 0), child);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (uint16_t seq = 2; seq < 6; seq++)
+		CU_ASSERT(ping_stack(fd, AF_INET, seq));
+	utun_close(fd);
+	{
+		struct h_link lw = { ns, name };
+
+		CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
+	}
+	h_ns_delete(ns);
+}
+
 static bool wire_up(void *arg)
 {
 	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
@@ -2265,6 +2309,8 @@ static void add_suites(void)
 		    test_lifetime_unit_kept);
 	CU_add_test(e2e, "lifetime: close/open churn, every live utun stays listed",
 		    test_lifetime_churn);
+	CU_add_test(e2e, "fork: a child closing its copy leaves the parent's utun working",
+		    test_fork_child_close);
 	CU_add_test(e2e, "ifkit-tunnel (fast path): ping and 64 MiB TCP", test_tunnel_fast);
 	CU_add_test(e2e, "ifkit-tunnel (socket relay): ping and 64 MiB TCP", test_tunnel_socket);
 }

@@ -619,7 +619,17 @@ static int hid_link_event(const struct link_info *link, int deleted, void *arg)
 		num = u->ctl ? LOAD(&u->ctl->rel_fd) : -1;
 		pidfd = num >= 0 && u->owner > 0 ? sys_pidfd_open(u->owner) : -1;
 		if (pidfd >= 0) {
-			fd = sys_pidfd_getfd(pidfd, num);
+			/*
+			 * Only in the process that still holds the utun's socket:
+			 * the opener may be gone (a forked child kept the utun)
+			 * and its pid reused by a stranger.
+			 */
+			int xsk = client_fd_by_ino(pidfd, u->owner, u->xsk_ino);
+
+			if (xsk >= 0) {
+				close(xsk);
+				fd = sys_pidfd_getfd(pidfd, num);
+			}
 			close(pidfd);
 		}
 		if (fd >= 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "nl.h"
 
@@ -413,6 +414,13 @@ int nl_open_nsid_monitor(struct nl_sock *nl, bool all_links)
 		return err;
 	}
 	fcntl(mnl_socket_get_fd(nl->mnl), F_SETFL, O_NONBLOCK);
+	{
+		/* A thousand utuns closing at once is a burst of events. */
+		int sz = 8 << 20, fd = mnl_socket_get_fd(nl->mnl);
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
 	return 0;
 }
 
@@ -446,16 +454,30 @@ static int nsid_ev_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
+/*
+ * After an overrun the kernel reports ENOBUFS once and then drops silently
+ * until the queue is empty again (NETLINK_S_CONGESTED): so the queue is
+ * drained first and the loss reported after, for a resync that comes after
+ * every event that could have been dropped unnoticed.
+ */
 int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb link_cb, void *arg)
 {
 	char buf[NL_RECV_SIZE];
 	struct nsid_ev_ctx ctx = { .cb = cb, .link_cb = link_cb, .arg = arg };
+	bool lost = false;
 
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(nl->mnl, buf, sizeof(buf));
 
-		if (n < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+		if (n < 0 && errno == ENOBUFS) {
+			lost = true;
+			continue;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return lost ? -ENOBUFS : 0;
+			return -errno;
+		}
 		if (mnl_cb_run(buf, (size_t)n, 0, 0, nsid_ev_cb, &ctx) < 0)
 			return -errno;
 	}

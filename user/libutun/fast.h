@@ -40,6 +40,7 @@ struct utun_fast {
 	uint64_t app_ino;	/* the application's socket (survives dup2 to another number) */
 	bool fast;		/* the application drives the rings (utun_enable_fastpath) */
 	bool released;		/* fast_release ran (relay thread's lock) */
+	bool orphan;		/* inherited over fork: no relay thread serves it here */
 	uint32_t unit;
 	char ifname[IFNAMSIZ];
 	uint8_t *umem;

@@ -83,6 +83,16 @@ static void release(struct utun_fast *f)
 	if (f->released)
 		return;
 	f->released = true;
+	if (f->orphan) {	/* inherited over fork: not in our epoll, never freed by a thread */
+		for (struct utun_fast **pp = &relay.all; *pp; pp = &(*pp)->all_next) {
+			if (*pp == f) {
+				*pp = f->all_next;
+				break;
+			}
+		}
+		fast_release(f);
+		return;
+	}
 	for (struct utun_fast **pp = &relay.all; *pp; pp = &(*pp)->all_next) {
 		if (*pp == f) {
 			*pp = f->all_next;
@@ -255,19 +265,54 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
+/*
+ * fork: the child must not wait for a lock the relay thread held at the
+ * fork, and must never touch the parent's epoll instance (it is shared:
+ * a child's epoll_ctl would change what the parent's thread watches).  Its
+ * copies of the utuns are served by no thread; utun_close releases them,
+ * and a utun_open of its own starts a thread of its own.
+ */
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&relay.lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&relay.lock);
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_init(&relay.lock, NULL);
+	relay.epfd = -1;	/* the parent's; closed on our exec */
+	relay.started = false;
+	for (struct utun_fast *f = relay.all; f; f = f->all_next)
+		f->orphan = true;
+}
+
 /* Under relay.lock. */
 static int relay_start(void)
 {
+	static bool atfork_done;
 	sigset_t all, old;
 	int err;
 
 	if (relay.started)
 		return 0;
+	if (!atfork_done) {
+		err = -pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+		if (err)
+			return err;
+		atfork_done = true;
+	}
 	relay.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (relay.epfd < 0)
 		return -errno;
-	relay.out_buf = malloc((size_t)RELAY_BATCH * RELAY_BUF);
-	relay.in_buf = malloc((size_t)RELAY_BATCH * RELAY_BUF);
+	if (!relay.out_buf)	/* a forked child keeps its copies */
+		relay.out_buf = malloc((size_t)RELAY_BATCH * RELAY_BUF);
+	if (!relay.in_buf)
+		relay.in_buf = malloc((size_t)RELAY_BATCH * RELAY_BUF);
 	if (!relay.out_buf || !relay.in_buf) {
 		err = -ENOMEM;
 		goto fail;
@@ -342,7 +387,9 @@ void relay_detach(struct utun_fast *f)
 	char buf[64];
 
 	pthread_mutex_lock(&relay.lock);
-	if (!f->released) {
+	if (!f->released && f->orphan) {
+		__atomic_store_n(&f->fast, true, __ATOMIC_RELEASE);
+	} else if (!f->released) {
 		__atomic_store_n(&f->fast, true, __ATOMIC_RELEASE);
 		epoll_ctl(relay.epfd, EPOLL_CTL_MOD, f->rel, &ev);
 		ev.events = 0;	/* EPOLLERR only */
@@ -360,8 +407,12 @@ void relay_forget(struct utun_fast *f)
 	pthread_mutex_lock(&relay.lock);
 	if (!f->released) {
 		release(f);
-		f->dead_next = relay.dead;
-		relay.dead = f;
+		if (f->orphan || !relay.started) {
+			free(f);	/* no thread of ours can still name it */
+		} else {
+			f->dead_next = relay.dead;
+			relay.dead = f;
+		}
 	}
 	pthread_mutex_unlock(&relay.lock);
 }
