@@ -846,6 +846,33 @@ static void test_adopt(void)
 	h_ns_delete(ns);
 }
 
+/* show's mode follows the client: socket, fast after utun_enable_fastpath; offload then refused. */
+static void test_modes(void)
+{
+	struct client c = { .fd = -1 };
+	struct ifkit_utun_info info;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offm", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_SOCKET);
+	CU_ASSERT_EQUAL(utun_enable_fastpath(c.fd), 0);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_FAST);
+	CU_ASSERT_EQUAL(utun_enable_offload(c.fd), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_FAST);
+	utun_close(c.fd);
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	h_ns_delete(c.ns);
+}
+
 /* ---------- helper mode, registration ---------- */
 
 static int helper(int argc, char **argv)
@@ -914,6 +941,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "non-root holder of the descriptor refused with EPERM", test_nonroot);
 	CU_add_test(e2e, "slow reader: sent = delivered + out drops by cause", test_slow_reader);
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
+	CU_add_test(e2e, "show mode: socket, fast; offload on a fast-path utun refused (EBUSY)",
+		    test_modes);
 	CU_add_test(e2e, "SIGKILLed offload client, no loader running: utun gone within 1 s",
 		    test_sigkill_no_loader);
 	CU_add_test(e2e, "loader restart: offloaded utun adopted (mode offload), offload on an adopted utun",

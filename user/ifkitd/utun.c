@@ -486,6 +486,9 @@ static void fill_info(struct ifkitd *d, struct client *c, struct utun_dev *u,
 		}
 	}
 	free(pc);
+	/* The client's word (display only): the switch to the fast path is libutun's alone. */
+	if (u->ctl && LOAD(&u->ctl->fast) == 1)
+		info->mode = IFKIT_UTUN_MODE_FAST;
 	utun_offload_fill(d, u, info);	/* mode, and what the offload programs counted */
 }
 

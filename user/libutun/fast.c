@@ -267,6 +267,7 @@ int utun_enable_fastpath(int fd)
 	if (LOAD_ACQ(&f->fast))
 		return 0;
 	relay_detach(f);
+	__atomic_store_n(&f->ctl->fast, 1, __ATOMIC_RELAXED);	/* for show */
 	return 0;
 }
 
