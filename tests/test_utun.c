@@ -1752,8 +1752,10 @@ static void lifetime_no_loader(bool fast)
 		return;
 	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
 	CU_ASSERT_FATAL(h_ns_create(fast ? "nolf" : "nol", ns, sizeof(ns)) == 0);
-	hold = h_spawn(ns, "exec %s --hold %s 30%s", helper, L.sock, fast ? " fast" : "");
+	hold = h_spawn(ns, "exec %s --hold %s 30%s > %s", helper, L.sock, fast ? " fast" : "",
+		       h_tmp("hold.out"));
 	lw = (struct h_link){ ns, "utun30" };
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("hold.out"), "open utun30", 5000));
 	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &lw, 5000));
 	CU_ASSERT(h_wait_for(loader_knows, "utun30", 2000));
 	{
@@ -1902,13 +1904,27 @@ static void test_lifetime_unit_kept(void)
 		return;
 	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
 	CU_ASSERT_FATAL(h_ns_create("keep", ns, sizeof(ns)) == 0);
-	hold = h_spawn(ns, "exec %s --hold %s 30", helper, L.sock);
+	hold = h_spawn(ns, "exec %s --hold %s 30 > %s", helper, L.sock, h_tmp("keep.out"));
 	lw = (struct h_link){ ns, "utun30" };
+	/* taken over by the client (a loader killed mid-open takes the new utun with it) */
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("keep.out"), "open utun30", 5000));
 	CU_ASSERT_FATAL(h_wait_for(h_link_exists, &lw, 5000));
 	h_loader_kill(&L, SIGKILL);
 	loader_back();
 	CU_ASSERT(h_link_exists(&lw));
 	CU_ASSERT(show_lists("utun30", hold));
+	/* its flags can still be changed (control page found again by the new loader) */
+	{
+		struct ifkit_utun_info info;
+		char out[512];
+
+		CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out),
+					"utun set utun30 flags no_output,no_input"), 0);
+		CU_ASSERT_EQUAL(show_one("utun30", &info), 0);
+		CU_ASSERT_EQUAL(info.flags, UTUN_FLAGS_NO_OUTPUT | UTUN_FLAGS_NO_INPUT);
+		CU_ASSERT(h_sh_out(out, sizeof(out), "grep -c 'utun30: adopted (pid %d)$' %s",
+				   (int)hold, L.log) == 0 && atoi(out) >= 1);
+	}
 	errno = 0;
 	fd = open_in(ns, 30, name);
 	CU_ASSERT_EQUAL(fd, -1);
@@ -2118,6 +2134,8 @@ static int helper(int argc, char **argv)
 			return errno;
 		if (argc == 5 && utun_enable_fastpath(fd) < 0)
 			return errno;
+		printf("open %s\n", name);	/* the utun is ours now (the loader may go) */
+		fflush(stdout);
 		for (;;)
 			pause();
 	}

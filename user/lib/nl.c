@@ -466,7 +466,12 @@ int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb lin
 	struct nsid_ev_ctx ctx = { .cb = cb, .link_cb = link_cb, .arg = arg };
 	bool lost = false;
 
-	for (;;) {
+	/*
+	 * At most 64 datagrams a call (the caller's poll calls again), so a
+	 * burst of events does not keep its event loop from other work --
+	 * except after a loss, which must be drained before it is reported.
+	 */
+	for (int got = 0; got < 64 || lost; got++) {
 		ssize_t n = mnl_socket_recvfrom(nl->mnl, buf, sizeof(buf));
 
 		if (n < 0 && errno == ENOBUFS) {
@@ -481,6 +486,7 @@ int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb lin
 		if (mnl_cb_run(buf, (size_t)n, 0, 0, nsid_ev_cb, &ctx) < 0)
 			return -errno;
 	}
+	return 0;
 }
 
 struct monitor_ctx {
