@@ -453,6 +453,7 @@ static void test_xdp_verdicts(void)
 	bpf_map__set_pin_path(skel->maps.utun_ports, NULL);
 	bpf_map__set_pin_path(skel->maps.utun_xsks, NULL);
 	bpf_map__set_pin_path(skel->maps.utun_stats, NULL);
+	bpf_map__set_pin_path(skel->maps.utun_registry, NULL);
 	CU_ASSERT_FATAL(utun_bpf__load(skel) == 0);
 	prog = bpf_program__fd(skel->progs.utun_xdp);
 

@@ -2,8 +2,8 @@
 /*
  * utun offload mode in the loader (IFKIT_CMD_UTUN_OFFLOAD).
  *
- * A client that asks (libutun's utun_enable_offload, with its utun
- * descriptor attached) gets an AF_PACKET socket bound to the hidden end
+ * A client that asks (libutun's utun_enable_offload, with the utun's
+ * AF_XDP socket attached) gets an AF_PACKET socket bound to the hidden end
  * hutunN with PACKET_VNET_HDR, and utunN gets its TSO/USO and checksum
  * offloads back: the stack's 64 KB GSO super-packets reach the client whole,
  * with their segmentation and checksum metadata (a virtio_net_hdr), and the
@@ -22,7 +22,7 @@
  *     detach nor replace it): only IP frames that arrived on this hutunN,
  *     none under UTUN_FLAGS_NO_OUTPUT (counted as no_output);
  *   - tc ingress on hutunN drops every frame after the packet taps saw it,
- *     so nothing utunN sends enters ifkit's namespace's stack;
+ *     so nothing utunN sends enters the stack of hutunN's namespace;
  *   - tc egress on hutunN passes only this socket's frames (its cookie),
  *     IPv4/IPv6 with a matching version, GSO only for TCP/UDP; under
  *     UTUN_FLAGS_NO_INPUT frames are discarded and counted after the send
@@ -397,7 +397,7 @@ static int hidden_setup(void *arg)
  * 200-900 spurious retransmits per 5 s at MTU 1500, none with RPS).  RPS
  * steers by flow hash, so each flow goes through one backlog, in order.
  * rps_cpus is only in sysfs, and sysfs shows the devices of the namespace
- * that mounted it: a short-lived thread mounts one of its own, in ifkit's
+ * that mounted it: a short-lived thread mounts one of its own, in hutunN's
  * namespace and a private mount namespace, as `ip netns exec` does.
  */
 struct rps_arg {

@@ -93,24 +93,6 @@ static const char *sock_path(void)
 	return env && env[0] ? env : IFKIT_DEFAULT_SOCK;
 }
 
-/* MAC of ifname in the caller's namespace (where the utun was opened). */
-static int dev_mac(const char *ifname, uint8_t mac[6])
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
-
-	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
-		err = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(s);
-	return err;
-}
-
 int utun_enable_offload(int fd)
 {
 	struct sockaddr_ll sll;
@@ -162,9 +144,8 @@ int utun_enable_offload(int fd)
 		goto fail;
 	}
 	memcpy(o->hid_mac, sll.sll_addr, 6);
-	err = dev_mac(rep.name, o->vis_mac);
-	if (err)
-		goto fail;
+	/* utunN's MAC came with the hand-off: no need to be in its namespace. */
+	memcpy(o->vis_mac, f->vis_mac, 6);
 	{
 		struct utun_off *none = NULL;
 
