@@ -646,17 +646,23 @@ static int hid_link_event(const struct link_info *link, int deleted, void *arg)
 	return 0;
 }
 
+/*
+ * A utun's namespace died.  Its id is one we counted out (utun_setup.c),
+ * never reused, so the event names that utun alone: no netlink request on
+ * this path (and no wait for RTNL, which the kernel holds while it deletes
+ * a burst of devices).
+ */
 static void nsid_event(int nsid, int deleted, void *arg)
 {
 	struct ifkitd *d = arg;
-	struct utun_dev *u, *next;
 
 	if (!deleted)
 		return;
-	for (u = d->utun->devs; u; u = next) {
-		next = u->next;
-		if (u->hid_nsid == nsid && !dev_alive(d, u))
+	for (struct utun_dev *u = d->utun->devs; u; u = u->next) {
+		if (u->hid_nsid == nsid) {
 			dev_remove(d, u, "client closed");
+			return;
+		}
 	}
 }
 
@@ -917,6 +923,11 @@ static int utun_init(struct ifkitd *d)
 		return err;
 	}
 	adopt(d);
+	/* Count on from the ids adopted utuns hold (or from the base). */
+	s->next_nsid = UTUN_NSID_BASE;
+	for (struct utun_dev *u = s->devs; u; u = u->next)
+		if (u->hid_nsid >= s->next_nsid && u->hid_nsid < INT32_MAX - 1)
+			s->next_nsid = u->hid_nsid + 1;
 	s->ev_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->ev_fd < 0)
 		return -errno;

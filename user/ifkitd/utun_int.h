@@ -52,6 +52,8 @@
 #define UMEM_RING	512
 /* Not in libxdp 1.3's / this libc's if_xdp.h yet (Linux 6.6 uapi). */
 #define XDP_USE_SG_	(1 << 4)
+/* Ids we give utun namespaces, counting up (the kernel's own start at 0). */
+#define UTUN_NSID_BASE	0x40000000
 
 struct utun_dev {
 	struct utun_dev *next;
@@ -88,6 +90,7 @@ struct utun_state {
 	int ev_fd;			/* answers left: close their descriptors */
 	struct watch ev_w;
 	struct nl_sock nsid_mon;	/* RTM_DELNSID: a utun's namespace died */
+	int next_nsid;			/* the id the next utun namespace gets */
 	struct watch nsid_w;
 	struct utun_offload_state *offload;	/* utun_offload.c, made on first use */
 };

@@ -16,6 +16,7 @@
  * whether a loader runs or not.
  */
 #include <sched.h>
+#include <stdint.h>
 #include "ethtool.h"
 #include "utun_int.h"
 
@@ -205,7 +206,22 @@ out:
 		 * kernel tells us (RTM_DELNSID) when the utun's namespace dies.
 		 * An nsid holds no reference.
 		 */
-		u->hid_nsid = nl_netns_id_alloc(&d->nl, hid_ns);
+		/*
+		 * Our own ids, counting up, for the utun namespaces: the
+		 * kernel would hand out the lowest free one, which a namespace
+		 * that just died may have freed a moment ago, before its
+		 * RTM_DELNSID reaches us -- that event would then name the
+		 * new utun.  Counted ids are not reused (2^30 of them).
+		 */
+		u->hid_nsid = -EEXIST;
+		for (int tries = 0; tries < 64 && u->hid_nsid == -EEXIST; tries++) {
+			int id = d->utun->next_nsid;
+
+			d->utun->next_nsid = id >= INT32_MAX - 1 ? UTUN_NSID_BASE : id + 1;
+			u->hid_nsid = nl_netns_id_set(&d->nl, hid_ns, id);
+			if (u->hid_nsid == 0)
+				u->hid_nsid = id;
+		}
 		u->vis_nsid = nl_netns_id_alloc(&d->nl, client_ns_fd);
 		if (u->hid_nsid < 0) {
 			err = u->hid_nsid;

@@ -400,6 +400,21 @@ int nl_netns_id_alloc(struct nl_sock *nl, int ns_fd)
 	return nl_netns_id(nl, ns_fd);
 }
 
+int nl_netns_id_set(struct nl_sock *nl, int ns_fd, int nsid)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+
+	nlh->nlmsg_type = RTM_NEWNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)ns_fd);
+	mnl_attr_put_u32(nlh, NETNSA_NSID, (uint32_t)nsid);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
 int nl_open_nsid_monitor(struct nl_sock *nl, bool all_links)
 {
 	int grp = RTNLGRP_NSID, one = 1, err = nl_open_groups(nl, all_links ? RTMGRP_LINK : 0);

@@ -68,6 +68,8 @@ int nl_link_del_name(struct nl_sock *nl, const char *name);
 int nl_netns_id(struct nl_sock *nl, int ns_fd);
 /* The same, giving the namespace an nsid first if it has none (RTM_NEWNSID). */
 int nl_netns_id_alloc(struct nl_sock *nl, int ns_fd);
+/* Give the namespace of ns_fd this nsid; -EEXIST if either is taken. */
+int nl_netns_id_set(struct nl_sock *nl, int ns_fd, int nsid);
 /*
  * A socket subscribed to namespace id events (RTNLGRP_NSID), non-blocking.
  * The kernel sends RTM_DELNSID when a namespace this one has an id for
