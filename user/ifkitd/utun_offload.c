@@ -522,12 +522,8 @@ int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, int xsk_fd, struct
 	a.o = o;
 	u->offload = o;
 	err = ifkitd_in_netns(d, hid_ns, hidden_setup, &a);
-	if (!err && fstat(o->pkt_fd, &st) == 0)
-		o->reg.pkt_ino = (uint64_t)st.st_ino;
-	if (!err)
-		err = reg_save(d, u);
 	if (err) {
-		reply_error(r, err, "%s: offload: %s: %s", u->name, a.step ? a.step : "registry",
+		reply_error(r, err, "%s: offload: %s: %s", u->name, a.step ? a.step : "namespace",
 			    strerror(-err));
 		pr_warn("%s", r->hdr.msg);
 		/*
@@ -539,6 +535,16 @@ int utun_offload_enable(struct ifkitd *d, struct utun_dev *u, int xsk_fd, struct
 		utun_offload_free(u);
 		goto out;
 	}
+	/*
+	 * XDP is off hutunN now: from here on nothing fails the request.
+	 * Without the entry a restarted loader would show socket mode and lose
+	 * the queue drops counted so far; the utun works the same.
+	 */
+	if (fstat(o->pkt_fd, &st) == 0)
+		o->reg.pkt_ino = (uint64_t)st.st_ino;
+	err = reg_save(d, u);
+	if (err)
+		pr_warn("%s: offload: utun_off_reg: %s", u->name, strerror(-err));
 	/* Attached programs hold themselves (tc, the socket filter); the skeleton may go. */
 	utun_offload_bpf__destroy(o->skel);
 	o->skel = NULL;
