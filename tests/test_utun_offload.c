@@ -846,6 +846,32 @@ static void test_adopt(void)
 	h_ns_delete(ns);
 }
 
+/*
+ * A plain close() of an offloaded descriptor (no utun_close) ends the utun
+ * too: libutun's relay thread sees the hang-up and releases the packet
+ * socket with the AF_XDP socket (either would keep the namespace alive).
+ */
+static void test_plain_close(void)
+{
+	struct client c = { .fd = -1 };
+	struct h_link l;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offpc", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(utun_enable_offload(c.fd), 0);
+	l = (struct h_link){ c.ns, c.name };
+	CU_ASSERT_FATAL(h_link_exists(&l));
+	CU_ASSERT_EQUAL(close(c.fd), 0);
+	CU_ASSERT(h_wait_for(h_link_gone, &l, 1000));
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	h_ns_delete(c.ns);
+}
+
 /* show's mode follows the client: socket, fast after utun_enable_fastpath; offload then refused. */
 static void test_modes(void)
 {
@@ -941,6 +967,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "non-root holder of the descriptor refused with EPERM", test_nonroot);
 	CU_add_test(e2e, "slow reader: sent = delivered + out drops by cause", test_slow_reader);
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
+	CU_add_test(e2e, "plain close() of an offloaded descriptor: utun gone within 1 s",
+		    test_plain_close);
 	CU_add_test(e2e, "show mode: socket, fast; offload on a fast-path utun refused (EBUSY)",
 		    test_modes);
 	CU_add_test(e2e, "SIGKILLed offload client, no loader running: utun gone within 1 s",
