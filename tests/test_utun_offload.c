@@ -872,6 +872,55 @@ static void test_plain_close(void)
 	h_ns_delete(c.ns);
 }
 
+static bool pollfd_is_unix(void *arg)
+{
+	int domain = -1;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(utun_pollfd(*(int *)arg), SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	       domain == AF_UNIX;
+}
+
+/*
+ * utunN deleted by hand under an offload client: its calls fail with
+ * ENETDOWN at once (no hang), and once libutun released the utun the
+ * packet socket's number holds a dead socket (not closed: the number
+ * cannot reach whatever the process opens next); utun_close cleans up.
+ */
+static void test_deleted(void)
+{
+	struct client c = { .fd = -1 };
+	uint8_t buf[2048];
+	struct utun_gso_pkt p = { .buf = buf, .cap = sizeof(buf) };
+	struct pollfd pfd;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offdl", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(utun_enable_offload(c.fd), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ip link del %s", c.ns, c.name), 0);
+	pfd = (struct pollfd){ .fd = utun_pollfd(c.fd), .events = POLLIN };
+	CU_ASSERT_EQUAL(poll(&pfd, 1, 2000), 1);
+	CU_ASSERT_EQUAL(utun_recv_offload(c.fd, &p, 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, ENETDOWN);
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	CU_ASSERT(h_wait_for(pollfd_is_unix, &c.fd, 1000));
+	CU_ASSERT_EQUAL(utun_recv_offload(c.fd, &p, 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, ENETDOWN);
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 0x45;
+	buf[3] = 20;
+	p = (struct utun_gso_pkt){ .family = AF_INET, .buf = buf, .len = 20 };
+	CU_ASSERT_EQUAL(utun_send_offload(c.fd, &p, 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, ENETDOWN);
+	CU_ASSERT_EQUAL(utun_close(c.fd), 0);
+	h_ns_delete(c.ns);
+}
+
 /* show's mode follows the client: socket, fast after utun_enable_fastpath; offload then refused. */
 static void test_modes(void)
 {
@@ -969,6 +1018,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
 	CU_add_test(e2e, "plain close() of an offloaded descriptor: utun gone within 1 s",
 		    test_plain_close);
+	CU_add_test(e2e, "utunN deleted by hand: ENETDOWN at once, the socket's number stays harmless",
+		    test_deleted);
 	CU_add_test(e2e, "show mode: socket, fast; offload on a fast-path utun refused (EBUSY)",
 		    test_modes);
 	CU_add_test(e2e, "SIGKILLed offload client, no loader running: utun gone within 1 s",

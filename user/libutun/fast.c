@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -111,8 +112,25 @@ void fast_release(struct utun_fast *f)
 		munmap(f->umem, f->umem_len);
 	f->umem = NULL;
 	f->ctl = &f->ctl_dummy;	/* a late counter update lands here, harmlessly */
+	if (f->pkt >= 0) {
+		/*
+		 * Offload mode's packet socket holds the namespace too, but the
+		 * application may still name it (utun_recv_offload on a utun whose
+		 * device was deleted): its number gets a dead socket instead, so a
+		 * late call fails rather than reaching whatever reuses the number.
+		 * utun_close (offload_forget) closes that.
+		 */
+		/* Unconnected stream: calls fail at once, poll reports a hang-up. */
+		int dead = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (dead < 0 || dup3(dead, f->pkt, O_CLOEXEC) < 0)
+			close(f->pkt);
+		if (dead >= 0)
+			close(dead);
+		f->pkt = -1;
+	}
 	{
-		int *fds[] = { &f->xsk, &f->memfd, &f->rel, &f->pkt };
+		int *fds[] = { &f->xsk, &f->memfd, &f->rel };
 
 		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 			if (*fds[i] >= 0)

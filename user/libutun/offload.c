@@ -36,9 +36,10 @@
 
 /*
  * The packet socket belongs to the utun (struct utun_fast's pkt): it is
- * closed with the AF_XDP socket when the utun is released (utun_close, or
- * the relay thread seeing the descriptor hang up), since it too keeps the
- * utun's namespace alive.
+ * released with the AF_XDP socket when the utun is (utun_close, or the
+ * relay thread seeing the descriptor hang up), since it too keeps the
+ * utun's namespace alive; its number then holds a dead socket until
+ * offload_forget closes it.
  */
 struct utun_off {
 	int pkt;			/* the AF_PACKET socket on hutunN */
@@ -83,7 +84,31 @@ void offload_forget(int fd)
 	if (fd < 0 || fd >= OFF_MAX_FD)
 		return;
 	o = __atomic_exchange_n(&offload_ctx.tab[fd], NULL, __ATOMIC_ACQ_REL);
-	free(o);
+	if (o) {
+		close(o->pkt);	/* the dead socket the utun's release left under its number */
+		free(o);
+	}
+}
+
+void offload_drop_stale(int fd)
+{
+	if (fd >= 0 && fd < OFF_MAX_FD)
+		free(__atomic_exchange_n(&offload_ctx.tab[fd], NULL, __ATOMIC_ACQ_REL));
+}
+
+/*
+ * -1 with errno for a failed packet-socket call: ENETDOWN once the utun
+ * was released (its number then holds a dead socket, see fast_release).
+ */
+static int gone_errno(int pkt)
+{
+	int err = errno, domain = -1;
+	socklen_t len = sizeof(domain);
+
+	if ((err == EINVAL || err == ENOTCONN || err == EPIPE) &&
+	    getsockopt(pkt, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain != AF_PACKET)
+		err = ENETDOWN;
+	return set_errno(err);
 }
 
 static const char *sock_path(void)
@@ -255,7 +280,7 @@ int utun_recv_offload(int fd, struct utun_gso_pkt *pkts, unsigned int n, int fla
 		got = recvmmsg(o->pkt, msgs, chunk, done ? MSG_DONTWAIT : flags | MSG_WAITFORONE,
 			       NULL);
 		if (got < 0)
-			return done ? (int)done : -1;
+			return done ? (int)done : gone_errno(o->pkt);
 		for (int i = 0; i < got; i++) {
 			struct utun_gso_pkt *p = &pkts[done + (unsigned int)i];
 			size_t len = msgs[i].msg_len;
@@ -332,7 +357,7 @@ int utun_send_offload(int fd, const struct utun_gso_pkt *pkts, unsigned int n, i
 			return done ? (int)done : set_errno(EINVAL);
 		sent = sendmmsg(o->pkt, msgs, valid, flags | MSG_NOSIGNAL);
 		if (sent < 0)
-			return done ? (int)done : -1;
+			return done ? (int)done : gone_errno(o->pkt);
 		done += (unsigned int)sent;
 		if ((unsigned int)sent < chunk)
 			break;

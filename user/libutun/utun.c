@@ -143,7 +143,7 @@ static int take_over(int hfd, int *err)
 		close(sv[0]);
 		goto fail;
 	}
-	offload_forget(sv[0]);	/* a closed utun's entry under this number */
+	offload_drop_stale(sv[0]);	/* a closed utun's entry under this number */
 	return sv[0];
 fail:
 	fast_release(f);
