@@ -819,12 +819,19 @@ static void test_adopt(void)
 	b[strcspn(b, "\n")] = '\0';
 	la = (struct h_link){ ns, a };
 	lb = (struct h_link){ ns, b };
+	/* 3 pings out of a (its client never reads them): counted by a's socket filter. */
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ip addr add 10.93.0.1 peer 10.93.0.2 dev %s", ns, a),
+			0);
+	h_sh("ip netns exec %s ping -c 3 -i 0.2 -W 1 10.93.0.2 >/dev/null 2>&1", ns);
+	CU_ASSERT_EQUAL(show_one(a, &info), 0);
+	CU_ASSERT_EQUAL(info.out_packets, 3);
 	h_loader_kill(&L, SIGKILL);
 	loader_ok = h_loader_restart(&L) == 0;
 	CU_ASSERT_FATAL(loader_ok);
 	CU_ASSERT_EQUAL(show_one(a, &info), 0);
 	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
 	CU_ASSERT_EQUAL(info.owner_pid, (__u32)ha);
+	CU_ASSERT_EQUAL(info.out_packets, 3);	/* utun_off_stats outlived the loader */
 	CU_ASSERT_EQUAL(show_one(b, &info), 0);
 	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_SOCKET);
 	/* b enables offload mode now, with the loader that adopted it. */
