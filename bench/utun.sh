@@ -25,7 +25,7 @@
 #   WIRE_MTUS="1500 65535"
 #   WIRE_CASES="tun tun-vnet utun-plain utun-socket utun utun-offload"
 #   SOCKET_RELAY=1 also measure utun without the fast path (packets relayed
-#                  by the loader over the descriptor's socket)
+#                  by libutun's relay thread over the descriptor's socket)
 # Everything it makes (namespaces, a private loader, pins, processes) is
 # removed on exit, also on failure or Ctrl-C.  Addresses exist only inside
 # its own namespaces.
@@ -173,7 +173,7 @@ if [ "$TUNNEL" = 1 ]; then
 	printf '%-14s %10s %10s %8s\n' "UDP-64 kpps" "$uu" "$tu" "$(ratio "$uu" "$tu")"
 	if [ -f "$TMP/utun-socket.tcp" ]; then
 		st=$(median <"$TMP/utun-socket.tcp"); su=$(median <"$TMP/utun-socket.udp")
-		echo "utun-socket (loader relay, no fast path): TCP $st Gbit/s ($(ratio "$st" "$tt")x tun)," \
+		echo "utun-socket (relay thread, no fast path): TCP $st Gbit/s ($(ratio "$st" "$tt")x tun)," \
 			"UDP-64 $su kpps ($(ratio "$su" "$tu")x tun)"
 	fi
 fi

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * utun output path.  What the stack sends on utunN leaves that veth end and
- * is received by its hidden end hutunN in ifkit's private namespace, where
+ * is received by its hidden end hutunN (alone in its own namespace), where
  * this XDP program runs: IPv4 and IPv6 frames go to the AF_XDP socket of the
  * unit (utun_xsks[unit]); everything else (ARP, LLDP, ...) is dropped, as is
- * everything while UTUN_FLAGS_NO_OUTPUT is set.  The loader relays what the
- * socket receives to the client.
+ * everything while UTUN_FLAGS_NO_OUTPUT is set.  The socket belongs to the
+ * client (libutun), which moves what it receives.  hutunN lives alone in its
+ * own namespace, with the ifindex UTUN_HID_IFINDEX_BASE + unit.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -37,6 +38,15 @@ struct {
 	__type(value, struct utun_xdp_stat);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } utun_stats SEC(".maps");
+
+/* Live utuns, for a restarted loader (the program does not use it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UTUN_MAX_UNITS);
+	__type(key, __u32);			/* unit */
+	__type(value, struct utun_reg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} utun_registry SEC(".maps");
 
 /* xdp.frags: packets beyond one page (MTU up to 65535) and no veth MTU cap. */
 SEC("xdp.frags")

@@ -22,7 +22,7 @@
 #define TC_ACT_STOLEN_		4	/* the sender sees success, the frame is gone */
 #define ETH_HLEN_		14
 
-const volatile __u32 off_ifindex;	/* hutunN, in ifkit's namespace */
+const volatile __u32 off_ifindex;	/* hutunN, in its own namespace */
 const volatile __u32 off_unit;
 const volatile __u64 off_cookie;	/* SO_COOKIE of the client's packet socket */
 

@@ -60,7 +60,7 @@ enum ifkit_cmd {
 	IFKIT_CMD_UTUN_SET_FLAGS	= IFKIT_CMD(IFKIT_KIND_UTUN, 2),  /* name, value = flags */
 	IFKIT_CMD_UTUN_GET_FLAGS	= IFKIT_CMD(IFKIT_KIND_UTUN, 3),  /* name -> rep.value */
 	IFKIT_CMD_UTUN_SHOW		= IFKIT_CMD(IFKIT_KIND_UTUN, 4),  /* name ("" = all) -> utun items */
-	IFKIT_CMD_UTUN_OFFLOAD		= IFKIT_CMD(IFKIT_KIND_UTUN, 5),  /* utun descriptor attached -> AF_PACKET socket (offload mode) */
+	IFKIT_CMD_UTUN_OFFLOAD		= IFKIT_CMD(IFKIT_KIND_UTUN, 5),  /* utun's AF_XDP socket attached -> AF_PACKET socket (offload mode) */
 
 	IFKIT_CMD_IPTAP_CREATE		= IFKIT_CMD(IFKIT_KIND_IPTAP, 1), /* name ("" = first free) */
 	IFKIT_CMD_IPTAP_DESTROY		= IFKIT_CMD(IFKIT_KIND_IPTAP, 2), /* name */
@@ -154,7 +154,7 @@ struct ifkit_feth_info {
 #define UTUN_STAT_CAUSES 16
 /* How the client moves packets (ifkit_utun_info.mode). */
 enum ifkit_utun_mode {
-	IFKIT_UTUN_MODE_SOCKET = 0,	/* over the descriptor, relayed by the loader */
+	IFKIT_UTUN_MODE_SOCKET = 0,	/* over the descriptor, relayed by libutun's thread */
 	IFKIT_UTUN_MODE_FAST,		/* the AF_XDP rings themselves (utun_enable_fastpath) */
 	IFKIT_UTUN_MODE_OFFLOAD,	/* AF_PACKET + vnet header on hutunN (utun_enable_offload) */
 };

@@ -7,7 +7,7 @@
  * (PACKET_VNET_HDR) bound to the hidden end hutunN.  Three small programs
  * keep that socket to its job: a socket filter (only IP frames that utunN
  * sent, none under UTUN_FLAGS_NO_OUTPUT), a tc ingress program on hutunN
- * (what the socket saw goes no further into ifkit's namespace) and a tc
+ * (what the socket saw goes no further into hutunN's namespace) and a tc
  * egress program on hutunN (only that socket's IP frames reach utunN; none
  * under UTUN_FLAGS_NO_INPUT).  Each offloaded utun loads its own copy with
  * the constants below, so a filter can only ever pass its own unit's frames.

@@ -30,13 +30,15 @@ $(LIBUTUN_A): $(LIBUTUN_OBJS) $(LIBUTUN_DEPS)
 
 $(LIBUTUN_SO): $(LIBUTUN_OBJS) $(LIBUTUN_DEPS) user/libutun/libutun.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIBUTUN_SONAME) \
-		-Wl,--version-script=user/libutun/libutun.map -o $@ $(LIBUTUN_OBJS) $(LIBUTUN_DEPS)
+		-Wl,--version-script=user/libutun/libutun.map -o $@ $(LIBUTUN_OBJS) $(LIBUTUN_DEPS) \
+		-lpthread
 
 $(UTUN_PC): mk/utun.mk
 	@mkdir -p $(@D)
 	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 		'Name: libutun' 'Description: XNU utun on Linux through the ifkit loader' \
-		'Version: 1.0' 'Libs: -L$${libdir} -lutun' 'Cflags: -I$${includedir}' > $@
+		'Version: 1.0' 'Libs: -L$${libdir} -lutun' 'Libs.private: -lpthread' \
+		'Cflags: -I$${includedir}' > $@
 
 $(BUILD)/obj/tunnel/%.o: user/tunnel/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)

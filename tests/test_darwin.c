@@ -438,14 +438,17 @@ static void test_drop_privileges(void)
 }
 
 /*
- * The utun descriptor handed to a new program image (exec): the library's
- * table is gone, the loader still knows the descriptor; options and the
- * data path work there too.
+ * The utun descriptor handed to a new program image (exec): a difference
+ * from macOS.  The utun's AF_XDP socket and libutun's relay thread belong
+ * to the image that opened it (the socket is close-on-exec, so a program
+ * that execs cannot leak a tunnel into whatever it runs), so exec ends the
+ * utun: the device is gone within 1 s, and the new image reads EOF.
  */
 static void test_exec_inherits(void)
 {
 	char ns[H_NAME_LEN];
 	struct client c;
+	struct h_link lw = { 0 };
 
 	if (!need_loader())
 		return;
@@ -453,11 +456,10 @@ static void test_exec_inherits(void)
 	CU_ASSERT_FATAL(client_start(&c, ns, "", "-X -u 10") == 0);
 	CU_ASSERT_FATAL(h_wait_for(client_ready, &c, 5000));
 	CU_ASSERT(strstr(client_output(&c), "EXEC ") != NULL);
-	CU_ASSERT(has_line(&c, "GET_IFNAME 0 0 utun10 7"));
-	CU_ASSERT(has_line(&c, "GET_FLAGS 0 0 0"));
-	CU_ASSERT(has_line(&c, "SET_FLAGS 0 0"));
-	CU_ASSERT_EQUAL(h_sh("ip -n %s addr add 10.89.0.1 peer 10.89.0.2 dev utun10", ns), 0);
-	CU_ASSERT_EQUAL(ping(ns, "-c 2 -i 0.2 -W 2 10.89.0.2"), 0);
+	lw.ns = ns;
+	lw.name = "utun10";
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
+	CU_ASSERT_NOT_EQUAL(ping(ns, "-c 1 -W 1 10.89.0.2 2>/dev/null"), 0);
 	h_kill(c.pid, SIGKILL);
 	h_ns_delete(ns);
 }
@@ -884,7 +886,7 @@ static void add_suites(void)
 	CU_add_test(e2e, "privileges dropped after open: data and gets work, set EPERM",
 		    test_drop_privileges);
 	CU_add_test(e2e, "kill -9: utun gone within 1 s", test_kill9);
-	CU_add_test(e2e, "utun descriptor across exec: options and data", test_exec_inherits);
+	CU_add_test(e2e, "utun descriptor across exec: the utun ends (differs from macOS)", test_exec_inherits);
 	CU_add_test(e2e, "TCP/UDP sockets next to the utun socket keep working",
 		    test_mixed_sockets);
 	CU_add_test(e2e, "descriptor from the dlopen'ed library: epoll, read, write, close",

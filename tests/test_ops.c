@@ -726,7 +726,10 @@ static void test_unit_under_systemd(void)
 			     "grep -B20 'MESSAGE=info: feth0: created' | grep -q 'PRIORITY=6'",
 			     CT.enter), 0);
 
-	/* stop: clean exit; utuns and iptaps go, feth pairs stay */
+	/*
+	 * stop: clean exit; iptaps go, feth pairs stay, and so do the utuns:
+	 * each lives as long as its client (the three ifkit-tunnels still run).
+	 */
 	CU_ASSERT_EQUAL(h_sh("%s systemctl stop ifkitd-test", CT.enter), 0);
 	CU_ASSERT_TRUE(h_wait_for(main_pid_gone, CT.enter, 10000));
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s systemctl show -p Result,ExecMainStatus "
@@ -735,7 +738,7 @@ static void test_unit_under_systemd(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "ExecMainStatus=0"));
 	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "%s ip -br link | awk '{print $1}' | "
 				 "cut -d@ -f1 | sort | tr '\\n' ' '", CT.enter), 0);
-	CU_ASSERT_STRING_EQUAL(out, "feth0 feth1 lo ");
+	CU_ASSERT_STRING_EQUAL(out, "feth0 feth1 lo utun0 utun1 utun2 ");
 	container_stop();
 	h_sh("%s --teardown -s %s -p %s -n %s", h_bin("ifkitd"), h_tmp("none.sock"), pin, priv);
 }

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <bpf/bpf.h>
 #include <unistd.h>
 #include <CUnit/CUnit.h>
 #include "ctl.h"
@@ -739,6 +740,251 @@ static void test_sigkill(void)
 	h_ns_delete(ns);
 }
 
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static bool no_utun_listed(void *arg)
+{
+	char out[4096];
+
+	(void)arg;
+	return h_ifkit(&L, NULL, out, sizeof(out), "-j utun show") == 0 && !strstr(out, "utun");
+}
+
+/* Entries in a map pinned in the loader's pin directory (-1: cannot open it). */
+static int pinned_entries(const char *name)
+{
+	char path[300];
+	__u32 key, next;
+	int fd, n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", L.pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	for (int more = bpf_map_get_next_key(fd, NULL, &next) == 0; more;
+	     more = bpf_map_get_next_key(fd, &key, &next) == 0) {
+		key = next;
+		n++;
+	}
+	close(fd);
+	return n;
+}
+
+/*
+ * An offload client dies (kill -9) while no loader runs: the packet socket
+ * (made in hutunN's namespace) must hold it no longer than the AF_XDP
+ * socket does, so the kernel alone removes the utun within 1 s.  The next
+ * loader lists nothing and keeps no offload entry for it.
+ */
+static void test_sigkill_no_loader(void)
+{
+	char ns[H_NAME_LEN], out[64];
+	struct ifkit_utun_info info;
+	struct timespec t0;
+	struct h_link l;
+	pid_t holder;
+	long ms;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offnl", ns, sizeof(ns)) == 0);
+	holder = h_spawn(ns, "exec %s --hold-offload %s > %s", h_bin("tests/test_utun_offload"),
+			 L.sock, h_tmp("holdnl.out"));
+	CU_ASSERT_FATAL(holder > 0);
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("holdnl.out"), "utun", 5000));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("holdnl.out")), 0);
+	out[strcspn(out, "\n")] = '\0';
+	l = (struct h_link){ ns, out };
+	CU_ASSERT_FATAL(h_link_exists(&l));
+	CU_ASSERT_EQUAL(show_one(out, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 1);
+	h_loader_kill(&L, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_kill(holder, SIGKILL);
+	CU_ASSERT(h_wait_for(h_link_gone, &l, 1000));
+	ms = ms_since(&t0);
+	printf("\n    %s gone %ld ms after SIGKILL, no loader running", out, ms);
+	CU_ASSERT(ms < 1000);
+	loader_ok = h_loader_restart(&L) == 0;
+	CU_ASSERT_FATAL(loader_ok);
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 0);
+	h_ns_delete(ns);
+}
+
+/*
+ * Loader SIGKILL and restart: an offloaded utun is adopted and listed in
+ * offload mode; a utun opened before the restart can enable offload mode
+ * with the new loader; both still go with their clients (no new loader
+ * pins them either).
+ */
+static void test_adopt(void)
+{
+	char ns[H_NAME_LEN], a[64], b[64], out[8192];
+	struct ifkit_utun_info info;
+	struct h_link la, lb;
+	struct timespec t0;
+	pid_t ha, hb;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offad", ns, sizeof(ns)) == 0);
+	ha = h_spawn(ns, "exec %s --hold-offload %s > %s", h_bin("tests/test_utun_offload"),
+		     L.sock, h_tmp("holda.out"));
+	hb = h_spawn(ns, "exec %s --hold-offload-on %s %s > %s", h_bin("tests/test_utun_offload"),
+		     L.sock, h_tmp("go"), h_tmp("holdb.out"));
+	CU_ASSERT_FATAL(ha > 0 && hb > 0);
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("holda.out"), "utun", 5000));
+	CU_ASSERT_FATAL(h_wait_file(h_tmp("holdb.out"), "utun", 5000));
+	CU_ASSERT_EQUAL(h_sh_out(a, sizeof(a), "head -1 %s", h_tmp("holda.out")), 0);
+	CU_ASSERT_EQUAL(h_sh_out(b, sizeof(b), "head -1 %s", h_tmp("holdb.out")), 0);
+	a[strcspn(a, "\n")] = '\0';
+	b[strcspn(b, "\n")] = '\0';
+	la = (struct h_link){ ns, a };
+	lb = (struct h_link){ ns, b };
+	/* 3 pings out of a (its client never reads them): counted by a's socket filter. */
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ip addr add 10.93.0.1 peer 10.93.0.2 dev %s", ns, a),
+			0);
+	h_sh("ip netns exec %s ping -c 3 -i 0.2 -W 1 10.93.0.2 >/dev/null 2>&1", ns);
+	CU_ASSERT_EQUAL(show_one(a, &info), 0);
+	CU_ASSERT_EQUAL(info.out_packets, 3);
+	h_loader_kill(&L, SIGKILL);
+	loader_ok = h_loader_restart(&L) == 0;
+	CU_ASSERT_FATAL(loader_ok);
+	CU_ASSERT_EQUAL(show_one(a, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
+	CU_ASSERT_EQUAL(info.owner_pid, (__u32)ha);
+	CU_ASSERT_EQUAL(info.out_packets, 3);	/* utun_off_stats outlived the loader */
+	CU_ASSERT_EQUAL(show_one(b, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_SOCKET);
+	/* b enables offload mode now, with the loader that adopted it. */
+	CU_ASSERT_EQUAL(h_sh("touch %s", h_tmp("go")), 0);
+	CU_ASSERT(h_wait_file(h_tmp("holdb.out"), "offload 0", 5000));
+	CU_ASSERT_EQUAL(show_one(b, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_OFFLOAD);
+	CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "utun show"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " mode offload "));
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 2);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	h_kill(ha, SIGKILL);
+	h_kill(hb, SIGKILL);
+	CU_ASSERT(h_wait_for(h_link_gone, &la, 1000));
+	CU_ASSERT(h_wait_for(h_link_gone, &lb, 1000));
+	printf("\n    adopted %s and %s gone %ld ms after SIGKILL", a, b, ms_since(&t0));
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	CU_ASSERT_EQUAL(pinned_entries("utun_off_reg"), 0);
+	h_ns_delete(ns);
+}
+
+/*
+ * A plain close() of an offloaded descriptor (no utun_close) ends the utun
+ * too: libutun's relay thread sees the hang-up and releases the packet
+ * socket with the AF_XDP socket (either would keep the namespace alive).
+ */
+static void test_plain_close(void)
+{
+	struct client c = { .fd = -1 };
+	struct h_link l;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offpc", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(utun_enable_offload(c.fd), 0);
+	l = (struct h_link){ c.ns, c.name };
+	CU_ASSERT_FATAL(h_link_exists(&l));
+	CU_ASSERT_EQUAL(close(c.fd), 0);
+	CU_ASSERT(h_wait_for(h_link_gone, &l, 1000));
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	h_ns_delete(c.ns);
+}
+
+static bool pollfd_is_unix(void *arg)
+{
+	int domain = -1;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(utun_pollfd(*(int *)arg), SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	       domain == AF_UNIX;
+}
+
+/*
+ * utunN deleted by hand under an offload client: its calls fail with
+ * ENETDOWN at once (no hang), and once libutun released the utun the
+ * packet socket's number holds a dead socket (not closed: the number
+ * cannot reach whatever the process opens next); utun_close cleans up.
+ */
+static void test_deleted(void)
+{
+	struct client c = { .fd = -1 };
+	uint8_t buf[2048];
+	struct utun_gso_pkt p = { .buf = buf, .cap = sizeof(buf) };
+	struct pollfd pfd;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offdl", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(utun_enable_offload(c.fd), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ip link del %s", c.ns, c.name), 0);
+	pfd = (struct pollfd){ .fd = utun_pollfd(c.fd), .events = POLLIN };
+	CU_ASSERT_EQUAL(poll(&pfd, 1, 2000), 1);
+	CU_ASSERT_EQUAL(utun_recv_offload(c.fd, &p, 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, ENETDOWN);
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	CU_ASSERT(h_wait_for(pollfd_is_unix, &c.fd, 1000));
+	CU_ASSERT_EQUAL(utun_recv_offload(c.fd, &p, 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, ENETDOWN);
+	memset(buf, 0, sizeof(buf));
+	buf[0] = 0x45;
+	buf[3] = 20;
+	p = (struct utun_gso_pkt){ .family = AF_INET, .buf = buf, .len = 20 };
+	CU_ASSERT_EQUAL(utun_send_offload(c.fd, &p, 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, ENETDOWN);
+	CU_ASSERT_EQUAL(utun_close(c.fd), 0);
+	h_ns_delete(c.ns);
+}
+
+/* show's mode follows the client: socket, fast after utun_enable_fastpath; offload then refused. */
+static void test_modes(void)
+{
+	struct client c = { .fd = -1 };
+	struct ifkit_utun_info info;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("offm", c.ns, sizeof(c.ns)) == 0);
+	CU_ASSERT_FATAL(h_enter_ns(c.ns) == 0);
+	c.fd = utun_open_at(L.sock, -1, c.name, sizeof(c.name));
+	h_leave_ns();
+	CU_ASSERT_FATAL(c.fd >= 0);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_SOCKET);
+	CU_ASSERT_EQUAL(utun_enable_fastpath(c.fd), 0);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_FAST);
+	CU_ASSERT_EQUAL(utun_enable_offload(c.fd), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	CU_ASSERT_EQUAL(show_one(c.name, &info), 0);
+	CU_ASSERT_EQUAL(info.mode, IFKIT_UTUN_MODE_FAST);
+	utun_close(c.fd);
+	CU_ASSERT(h_wait_for(no_utun_listed, NULL, 1000));
+	h_ns_delete(c.ns);
+}
+
 /* ---------- helper mode, registration ---------- */
 
 static int helper(int argc, char **argv)
@@ -752,6 +998,25 @@ static int helper(int argc, char **argv)
 		if (fd < 0 || utun_enable_offload(fd) < 0)
 			return errno;
 		printf("%s\n", name);
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	if (!strcmp(argv[1], "--hold-offload-on") && argc == 4) {
+		/* Open now, enable offload mode once file argv[3] exists. */
+		char name[IFNAMSIZ];
+		int fd, err;
+
+		setenv("IFKIT_SOCKET", argv[2], 1);
+		fd = utun_open_at(argv[2], -1, name, sizeof(name));
+		if (fd < 0)
+			return errno;
+		printf("%s\n", name);
+		fflush(stdout);
+		while (access(argv[3], F_OK) != 0)
+			usleep(10000);
+		err = utun_enable_offload(fd) < 0 ? errno : 0;
+		printf("offload %d\n", err);
 		fflush(stdout);
 		for (;;)
 			pause();
@@ -788,6 +1053,16 @@ static void add_suites(void)
 	CU_add_test(e2e, "non-root holder of the descriptor refused with EPERM", test_nonroot);
 	CU_add_test(e2e, "slow reader: sent = delivered + out drops by cause", test_slow_reader);
 	CU_add_test(e2e, "SIGKILLed offload client: utun gone within 1 s", test_sigkill);
+	CU_add_test(e2e, "plain close() of an offloaded descriptor: utun gone within 1 s",
+		    test_plain_close);
+	CU_add_test(e2e, "utunN deleted by hand: ENETDOWN at once, the socket's number stays harmless",
+		    test_deleted);
+	CU_add_test(e2e, "show mode: socket, fast; offload on a fast-path utun refused (EBUSY)",
+		    test_modes);
+	CU_add_test(e2e, "SIGKILLed offload client, no loader running: utun gone within 1 s",
+		    test_sigkill_no_loader);
+	CU_add_test(e2e, "loader restart: offloaded utun adopted (mode offload), offload on an adopted utun",
+		    test_adopt);
 }
 
 int main(int argc, char **argv)

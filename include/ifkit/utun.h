@@ -125,8 +125,8 @@ int utun_close(int fd);
  * utun_recv_offload/utun_send_offload (utun_read/utun_write and the other
  * batch calls fail with EOPNOTSUPP on it; poll utun_pollfd(fd)); it stays
  * the life line (close it with utun_close).  Exclusive with the fast path.
- * Call it in utunN's namespace (the thread's, as at utun_open).  Needs root,
- * as opening does.  0 (also when this process already enabled it) or -1
+ * Needs root, as opening does (from any namespace: the request carries the
+ * utun's own socket).  0 (also when this process already enabled it) or -1
  * with errno: EBUSY (fast path taken), EALREADY (another holder of the
  * descriptor has the offload socket), EPERM, ECONNREFUSED (no loader).
  */

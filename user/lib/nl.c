@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "nl.h"
 
@@ -280,6 +281,8 @@ int nl_veth_create(struct nl_sock *nl, const struct veth_end *dev, const struct 
 	struct ifinfomsg *pifm;
 
 	put_veth_end(nlh, dev);
+	if (dev->ifindex > 0)	/* rtnetlink gives the new device the ifindex asked for */
+		((struct ifinfomsg *)mnl_nlmsg_get_payload(nlh))->ifi_index = dev->ifindex;
 	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
 	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
@@ -373,6 +376,132 @@ int nl_netns_id(struct nl_sock *nl, int ns_fd)
 	if (err)
 		return err;
 	return nsid >= 0 ? nsid : -ENOENT;
+}
+
+int nl_netns_id_alloc(struct nl_sock *nl, int ns_fd)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+	int err;
+
+	err = nl_netns_id(nl, ns_fd);
+	if (err != -ENOENT)
+		return err;
+	nlh->nlmsg_type = RTM_NEWNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)ns_fd);
+	mnl_attr_put_u32(nlh, NETNSA_NSID, (uint32_t)-1);	/* any free id */
+	err = nl_talk(nl, nlh, NULL, NULL);
+	if (err && err != -EEXIST)	/* EEXIST: someone gave it one meanwhile */
+		return err;
+	return nl_netns_id(nl, ns_fd);
+}
+
+int nl_netns_id_set(struct nl_sock *nl, int ns_fd, int nsid)
+{
+	char buf[NL_REQ_SIZE] = { 0 };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtgenmsg *g;
+
+	nlh->nlmsg_type = RTM_NEWNSID;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, NETNSA_FD, (uint32_t)ns_fd);
+	mnl_attr_put_u32(nlh, NETNSA_NSID, (uint32_t)nsid);
+	return nl_talk(nl, nlh, NULL, NULL);
+}
+
+int nl_open_nsid_monitor(struct nl_sock *nl, bool all_links)
+{
+	int grp = RTNLGRP_NSID, one = 1, err = nl_open_groups(nl, all_links ? RTMGRP_LINK : 0);
+
+	if (err)
+		return err;
+	if (mnl_socket_setsockopt(nl->mnl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)) < 0 ||
+	    (all_links &&
+	     mnl_socket_setsockopt(nl->mnl, NETLINK_LISTEN_ALL_NSID, &one, sizeof(one)) < 0)) {
+		err = -errno;
+		nl_close(nl);
+		return err;
+	}
+	fcntl(mnl_socket_get_fd(nl->mnl), F_SETFL, O_NONBLOCK);
+	{
+		/* A thousand utuns closing at once is a burst of events. */
+		int sz = 8 << 20, fd = mnl_socket_get_fd(nl->mnl);
+
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	}
+	return 0;
+}
+
+struct nsid_ev_ctx {
+	nsid_event_cb cb;
+	link_event_cb link_cb;
+	void *arg;
+};
+
+static int nsid_ev_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nsid_ev_ctx *ctx = arg;
+	const struct nlattr *a;
+	int nsid = -1;
+
+	if ((nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) && ctx->link_cb) {
+		struct link_info link;
+
+		parse_link(nlh, &link);
+		ctx->link_cb(&link, nlh->nlmsg_type == RTM_DELLINK, ctx->arg);
+		return MNL_CB_OK;
+	}
+	if (nlh->nlmsg_type != RTM_NEWNSID && nlh->nlmsg_type != RTM_DELNSID)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(struct rtgenmsg))
+		if (mnl_attr_get_type(a) == NETNSA_NSID)
+			nsid = (int)mnl_attr_get_u32(a);
+	if (nsid < 0)
+		return MNL_CB_OK;
+	ctx->cb(nsid, nlh->nlmsg_type == RTM_DELNSID, ctx->arg);
+	return MNL_CB_OK;
+}
+
+/*
+ * After an overrun the kernel reports ENOBUFS once and then drops silently
+ * until the queue is empty again (NETLINK_S_CONGESTED): so the queue is
+ * drained first and the loss reported after, for a resync that comes after
+ * every event that could have been dropped unnoticed.
+ */
+int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb link_cb, void *arg)
+{
+	char buf[NL_RECV_SIZE];
+	struct nsid_ev_ctx ctx = { .cb = cb, .link_cb = link_cb, .arg = arg };
+	bool lost = false;
+
+	/*
+	 * At most 64 datagrams a call (the caller's poll calls again), so a
+	 * burst of events does not keep its event loop from other work --
+	 * except after a loss, which must be drained before it is reported.
+	 */
+	for (int got = 0; got < 64 || lost; got++) {
+		ssize_t n = mnl_socket_recvfrom(nl->mnl, buf, sizeof(buf));
+
+		if (n < 0 && errno == ENOBUFS) {
+			lost = true;
+			continue;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return lost ? -ENOBUFS : 0;
+			return -errno;
+		}
+		if (mnl_cb_run(buf, (size_t)n, 0, 0, nsid_ev_cb, &ctx) < 0)
+			return -errno;
+	}
+	return 0;
 }
 
 struct monitor_ctx {

@@ -3,6 +3,7 @@
 #define IFKIT_NL_H
 
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <linux/if_link.h>
 
@@ -34,6 +35,7 @@ struct veth_end {
 	int netns_fd;			/* -1: the socket's namespace */
 	const uint8_t *mac;		/* NULL: random */
 	unsigned int mtu;		/* 0: default */
+	int ifindex;			/* 0: the kernel picks (first end only) */
 };
 
 /* Changes for nl_link_set; fields left at -1/NULL are not touched. */
@@ -64,12 +66,31 @@ int nl_link_del(struct nl_sock *nl, int ifindex, int target_nsid);
 int nl_link_del_name(struct nl_sock *nl, const char *name);
 /* The nsid this socket's namespace has for the namespace of ns_fd, or -ENOENT. */
 int nl_netns_id(struct nl_sock *nl, int ns_fd);
+/* The same, giving the namespace an nsid first if it has none (RTM_NEWNSID). */
+int nl_netns_id_alloc(struct nl_sock *nl, int ns_fd);
+/* Give the namespace of ns_fd this nsid; -EEXIST if either is taken. */
+int nl_netns_id_set(struct nl_sock *nl, int ns_fd, int nsid);
+/*
+ * A socket subscribed to namespace id events (RTNLGRP_NSID), non-blocking.
+ * The kernel sends RTM_DELNSID when a namespace this one has an id for
+ * dies: a way to learn of a namespace's end without holding it.  With
+ * all_links, also link events of every namespace this one has an id for
+ * (NETLINK_LISTEN_ALL_NSID, which holds no reference either).
+ */
+int nl_open_nsid_monitor(struct nl_sock *nl, bool all_links);
+/*
+ * Drain pending events: cb(nsid, deleted, arg) for nsid events, link_cb
+ * (may be NULL) for link events.  -ENOBUFS: events were lost.
+ */
+typedef void (*nsid_event_cb)(int nsid, int deleted, void *arg);
+typedef int (*link_event_cb)(const struct link_info *link, int deleted, void *arg);
+int nl_nsid_monitor_read(struct nl_sock *nl, nsid_event_cb cb, link_event_cb link_cb, void *arg);
+
 /*
  * Drain pending link events without blocking; cb gets each link with
  * deleted set for RTM_DELLINK.  Returns 0, or -errno (-ENOBUFS: events were
  * lost, the caller must resynchronise with a dump).
  */
-typedef int (*link_event_cb)(const struct link_info *link, int deleted, void *arg);
 int nl_monitor_read(struct nl_sock *nl, link_event_cb cb, void *arg);
 
 #endif

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libutun's fast path: after utun_enable_fastpath() the client drives the
- * loader's AF_XDP rings itself (shared UMEM, see include/utun_shm.h), so a
- * packet crosses no loader thread and no extra socket.  Receiving copies
- * from the rx ring into the caller's buffers and refills the fill ring;
- * sending validates each packet (this is where the loader's checks run on
- * this path), copies it into a free frame behind an Ethernet header and
- * kicks the socket once per batch.  Receive and send state are separate, so
- * one thread may receive while another sends.
+ * libutun's AF_XDP engine.  utun_open() takes over the socket and UMEM the
+ * loader handed over (include/utun_shm.h) and from then on libutun drives
+ * the rings itself: the relay thread (relay.c) for the plain descriptor,
+ * the application directly after utun_enable_fastpath(), so no packet
+ * crosses the loader.  Receiving copies from the rx ring into the caller's
+ * buffers and refills the fill ring; sending validates each packet, copies
+ * it into free frames behind an Ethernet header and kicks the socket once
+ * per batch.  Receive and send state are separate, so one thread may
+ * receive while another sends.
  */
 #include <errno.h>
 #include <linux/if_xdp.h>
@@ -17,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "fast.h"
@@ -31,28 +34,7 @@
 #endif
 #define ETH_HLEN_ 14
 #define XDP_PKT_CONTD_ (1 << 0)	/* Linux 6.6 uapi; not in this libc's if_xdp.h */
-#define FAST_MAX_FD 4096
-
-struct ring {
-	__u32 *producer, *consumer;
-	void *descs;
-	__u32 mask, size;
-	__u32 cached;		/* our own index (we are its only producer/consumer) */
-	void *map;
-	size_t map_len;
-};
-
-struct utun_fast {
-	int sock, xsk, memfd;
-	uint8_t *umem;
-	size_t umem_len;
-	struct utun_shm_ctl *ctl;
-	uint32_t frame_size;
-	uint8_t vis_mac[6], hid_mac[6];
-	struct ring rx, fq, tx, cq;
-	uint64_t *tx_free;
-	unsigned int tx_nfree;
-};
+#define FAST_MAX_FD 65536	/* fd numbers looked up directly; larger ones by inode */
 
 static struct utun_fast *fast_tab[FAST_MAX_FD];
 
@@ -62,7 +44,35 @@ static struct utun_fast *fast_tab[FAST_MAX_FD];
 
 struct utun_fast *fast_get(int fd)
 {
-	return fd >= 0 && fd < FAST_MAX_FD ? fast_tab[fd] : NULL;
+	struct utun_fast *f = fast_find(fd);
+
+	return f && LOAD_ACQ(&f->fast) ? f : NULL;
+}
+
+/*
+ * Cold path (options, close, enable): also finds a utun whose descriptor
+ * the application moved to another number (dup2: libutun-darwin does).
+ */
+struct utun_fast *fast_find(int fd)
+{
+	struct utun_fast *f = fd >= 0 && fd < FAST_MAX_FD ? LOAD_ACQ(&fast_tab[fd]) : NULL;
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	if (f && f->app_ino == (uint64_t)st.st_ino)
+		return f;
+	return relay_find((uint64_t)st.st_ino);
+}
+
+void fast_unregister(struct utun_fast *f)
+{
+	struct utun_fast *expect = f;
+
+	/* Only if fd still means f: the application may have reused the number. */
+	if (f->sock >= 0 && f->sock < FAST_MAX_FD)
+		__atomic_compare_exchange_n(&fast_tab[f->sock], &expect, NULL, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 static int ring_map(struct ring *r, int xsk, const struct xdp_ring_offset *off, __u32 size,
@@ -83,139 +93,200 @@ static int ring_map(struct ring *r, int xsk, const struct xdp_ring_offset *off, 
 	return 0;
 }
 
-static void fast_free(struct utun_fast *f)
+/*
+ * Everything that holds the utun: the rings and UMEM mappings (each holds
+ * the socket's file) and the descriptors.  Once this ran, the utun's
+ * namespace (and hutunN, utunN) is gone unless a forked child still has
+ * copies.  f itself stays (the relay thread frees it).
+ */
+void fast_release(struct utun_fast *f)
 {
 	struct ring *rings[] = { &f->rx, &f->fq, &f->tx, &f->cq };
 
-	for (size_t i = 0; i < sizeof(rings) / sizeof(rings[0]); i++)
+	for (size_t i = 0; i < sizeof(rings) / sizeof(rings[0]); i++) {
 		if (rings[i]->map)
 			munmap(rings[i]->map, rings[i]->map_len);
+		rings[i]->map = NULL;
+	}
 	if (f->umem)
 		munmap(f->umem, f->umem_len);
-	if (f->xsk >= 0)
-		close(f->xsk);
-	if (f->memfd >= 0)
-		close(f->memfd);
+	f->umem = NULL;
+	f->ctl = &f->ctl_dummy;	/* a late counter update lands here, harmlessly */
+	if (f->pkt >= 0) {
+		/*
+		 * Offload mode's packet socket holds the namespace too, but the
+		 * application may still name it (utun_recv_offload on a utun whose
+		 * device was deleted): its number gets a dead socket instead, so a
+		 * late call fails rather than reaching whatever reuses the number.
+		 * utun_close (offload_forget) closes that.
+		 */
+		/* Unconnected stream: calls fail at once, poll reports a hang-up. */
+		int dead = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (dead < 0 || dup3(dead, f->pkt, O_CLOEXEC) < 0)
+			close(f->pkt);
+		if (dead >= 0)
+			close(dead);
+		f->pkt = -1;
+	}
+	{
+		int *fds[] = { &f->xsk, &f->memfd, &f->rel };
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+			*fds[i] = -1;
+		}
+	}
 	free(f->tx_free);
-	free(f);
+	f->tx_free = NULL;
 }
 
-/* Wait for the loader's answer; packets still queued before it are dropped. */
+/* The loader queued the hello and two descriptors before answering. */
 static int recv_hello(int sock, struct utun_shm_hello *h, int fds[2])
 {
-	for (int tries = 0; tries < 4096; tries++) {
-		struct pollfd pfd = { .fd = sock, .events = POLLIN };
-		size_t got = 2;
-		ssize_t n;
+	struct pollfd pfd = { .fd = sock, .events = POLLIN };
+	size_t got = 2;
+	ssize_t n;
 
-		if (poll(&pfd, 1, 2000) <= 0)
-			return -ETIMEDOUT;
-		n = fdpass_recv_nowait(sock, h, sizeof(*h), fds, &got);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n == -EAGAIN || n == -EINTR || n == -EMSGSIZE)
-			continue;	/* a queued packet, not the hello */
-		if (n < 0)
-			return (int)n;
-		if (n == (ssize_t)sizeof(*h) && h->magic == UTUN_SHM_MAGIC && got == 2)
-			return 0;
-		for (size_t i = 0; i < got; i++)
-			close(fds[i]);
-	}
+	if (poll(&pfd, 1, 5000) <= 0)
+		return -ETIMEDOUT;
+	n = fdpass_recv_nowait(sock, h, sizeof(*h), fds, &got);
+	if (n < 0)
+		return (int)n;
+	if (n == (ssize_t)sizeof(*h) && h->magic == UTUN_SHM_MAGIC && got == 2)
+		return 0;
+	for (size_t i = 0; i < got; i++)
+		close(fds[i]);
 	return -EPROTO;
 }
 
-int utun_enable_fastpath(int fd)
+/*
+ * Take over the utun the loader handed us on hfd: map the UMEM and the
+ * rings, put the rx frames on the fill ring.  The numbers come from the
+ * loader (root) and are checked anyway against the memfd's real size.
+ */
+struct utun_fast *fast_attach(int hfd, int *errp)
 {
 	struct xdp_mmap_offsets off;
 	socklen_t optlen = sizeof(off);
-	struct utun_shm_hello *h;
+	struct utun_shm_hello h;
 	struct utun_fast *f;
-	uint8_t req[UTUN_HDR_LEN];
+	struct stat st;
 	int fds[2] = { -1, -1 }, err;
+	__u32 idx;
 
-	if (fd < 0 || fd >= FAST_MAX_FD) {
-		errno = EBADF;
-		return -1;
-	}
-	if (fast_tab[fd])
-		return 0;
-	if (offload_active(fd)) {	/* one or the other */
-		errno = EBUSY;
-		return -1;
-	}
-	h = calloc(1, sizeof(*h));
 	f = calloc(1, sizeof(*f));
-	if (!h || !f) {
-		free(h);
-		free(f);
-		errno = ENOMEM;
-		return -1;
+	if (!f) {
+		*errp = -ENOMEM;
+		return NULL;
 	}
-	f->sock = fd;
-	f->xsk = f->memfd = -1;
-	utun_frame_hdr(req, (int)UTUN_FASTPATH_REQ);
-	if (send(fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
-		err = -errno;
-		goto fail;
-	}
-	err = recv_hello(fd, h, fds);
+	f->sock = f->rel = f->xsk = f->memfd = f->pkt = -1;
+	f->ctl = &f->ctl_dummy;
+	err = recv_hello(hfd, &h, fds);
 	if (err)
 		goto fail;
 	f->xsk = fds[0];
 	f->memfd = fds[1];
 	err = -EPROTO;
-	if (h->frame_size < 2048 || h->ring_size == 0 || (h->ring_size & (h->ring_size - 1)) ||
-	    h->ntx_free > UTUN_SHM_MAX_FRAMES)
+	if (h.frame_size < 2048 || h.frame_size > 65536 || h.ring_size == 0 ||
+	    (h.ring_size & (h.ring_size - 1)) || h.tx_frames == 0 ||
+	    h.tx_frames > UTUN_SHM_MAX_FRAMES || h.rx_frames > h.ring_size ||
+	    h.umem_size != (__u64)(h.rx_frames + h.tx_frames) * h.frame_size ||
+	    fstat(f->memfd, &st) < 0 || (__u64)st.st_size < h.umem_size + UTUN_SHM_CTL_SIZE)
 		goto fail;
-	f->frame_size = h->frame_size;
-	memcpy(f->vis_mac, h->vis_mac, 6);
-	memcpy(f->hid_mac, h->hid_mac, 6);
-	f->umem_len = h->umem_size + 4096;
+	f->frame_size = h.frame_size;
+	f->unit = h.unit;
+	memcpy(f->vis_mac, h.vis_mac, 6);
+	memcpy(f->hid_mac, h.hid_mac, 6);
+	memcpy(f->ifname, h.ifname, sizeof(f->ifname) - 1);
+	f->umem_len = h.umem_size + UTUN_SHM_CTL_SIZE;
 	f->umem = mmap(NULL, f->umem_len, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
 	if (f->umem == MAP_FAILED) {
 		f->umem = NULL;
 		err = -errno;
 		goto fail;
 	}
-	f->ctl = (struct utun_shm_ctl *)(f->umem + h->umem_size);
+	f->ctl = (struct utun_shm_ctl *)(f->umem + h.umem_size);
 	f->tx_free = calloc(UTUN_SHM_MAX_FRAMES, sizeof(*f->tx_free));
 	if (!f->tx_free) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	memcpy(f->tx_free, h->tx_free, h->ntx_free * sizeof(h->tx_free[0]));
-	f->tx_nfree = h->ntx_free;
+	for (__u32 i = 0; i < h.tx_frames; i++)
+		f->tx_free[f->tx_nfree++] = (uint64_t)(h.rx_frames + h.tx_frames - 1 - i) *
+					    h.frame_size;
 	if (getsockopt(f->xsk, SOL_XDP, XDP_MMAP_OFFSETS, &off, &optlen) < 0) {
 		err = -errno;
 		goto fail;
 	}
-	if ((err = ring_map(&f->rx, f->xsk, &off.rx, h->ring_size, sizeof(struct xdp_desc),
+	if ((err = ring_map(&f->rx, f->xsk, &off.rx, h.ring_size, sizeof(struct xdp_desc),
 			    XDP_PGOFF_RX_RING)) ||
-	    (err = ring_map(&f->tx, f->xsk, &off.tx, h->ring_size, sizeof(struct xdp_desc),
+	    (err = ring_map(&f->tx, f->xsk, &off.tx, h.ring_size, sizeof(struct xdp_desc),
 			    XDP_PGOFF_TX_RING)) ||
-	    (err = ring_map(&f->fq, f->xsk, &off.fr, h->ring_size, sizeof(__u64),
+	    (err = ring_map(&f->fq, f->xsk, &off.fr, h.ring_size, sizeof(__u64),
 			    XDP_UMEM_PGOFF_FILL_RING)) ||
-	    (err = ring_map(&f->cq, f->xsk, &off.cr, h->ring_size, sizeof(__u64),
+	    (err = ring_map(&f->cq, f->xsk, &off.cr, h.ring_size, sizeof(__u64),
 			    XDP_UMEM_PGOFF_COMPLETION_RING)))
 		goto fail;
-	/* Pick up where the loader left each ring. */
 	f->rx.cached = LOAD_ACQ(f->rx.consumer);
-	f->fq.cached = LOAD_ACQ(f->fq.producer);
 	f->tx.cached = LOAD_ACQ(f->tx.producer);
 	f->cq.cached = LOAD_ACQ(f->cq.consumer);
-	free(h);
-	fast_tab[fd] = f;
-	return 0;
+	/* The fill ring starts empty: give the kernel every rx frame. */
+	idx = LOAD_ACQ(f->fq.producer);
+	for (__u32 i = 0; i < h.rx_frames; i++)
+		((__u64 *)f->fq.descs)[(idx + i) & f->fq.mask] = (__u64)i * h.frame_size;
+	f->fq.cached = idx + h.rx_frames;
+	STORE_REL(f->fq.producer, f->fq.cached);
+	/* Our number for the socket, so the loader can read its XDP_STATISTICS. */
+	__atomic_store_n(&f->ctl->xsk_fd, f->xsk, __ATOMIC_RELAXED);
+	return f;
 fail:
-	free(h);
 	if (f->xsk < 0 && fds[0] >= 0)
 		close(fds[0]);
 	if (f->memfd < 0 && fds[1] >= 0)
 		close(fds[1]);
-	fast_free(f);
-	errno = -err;
-	return -1;
+	fast_release(f);
+	free(f);
+	*errp = err;
+	return NULL;
+}
+
+int fast_register(int fd, struct utun_fast *f)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	f->sock = fd;
+	f->app_ino = (uint64_t)st.st_ino;
+	if (fd >= FAST_MAX_FD)
+		return 0;	/* found by inode */
+	__atomic_store_n(&fast_tab[fd], f, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
+ * The application takes the rings itself: the relay thread lets go of
+ * them (packets queued on the descriptor at that moment are dropped).
+ */
+int utun_enable_fastpath(int fd)
+{
+	struct utun_fast *f = fast_find(fd);
+
+	if (!f) {
+		errno = fd < 0 ? EBADF : ENOTSUP;
+		return -1;
+	}
+	if (offload_active(fd)) {	/* one or the other */
+		errno = EBUSY;
+		return -1;
+	}
+	if (LOAD_ACQ(&f->fast))
+		return 0;
+	relay_detach(f);
+	__atomic_store_n(&f->ctl->fast, 1, __ATOMIC_RELAXED);	/* for show */
+	return 0;
 }
 
 int utun_pollfd(int fd)
@@ -229,11 +300,11 @@ int utun_pollfd(int fd)
 
 int utun_close(int fd)
 {
-	struct utun_fast *f = fast_get(fd);
+	struct utun_fast *f = fast_find(fd);
 
 	if (f) {
-		fast_tab[fd] = NULL;
-		fast_free(f);
+		fast_unregister(f);
+		relay_forget(f);	/* releases the utun; the thread frees f */
 	}
 	offload_forget(fd);
 	libutun_dev_forget(fd);
@@ -270,6 +341,12 @@ static bool rx_complete(const struct utun_fast *f, __u32 avail)
  */
 int fast_recv(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int flags)
 {
+	return fast_rx(f, pkts, n, flags, true);
+}
+
+/* count: add to the control page's counters (the relay counts what it delivered itself). */
+int fast_rx(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int flags, bool count)
+{
 	__u32 prod, avail, used = 0, fidx;
 	unsigned int k = 0;
 	uint64_t bytes = 0;
@@ -292,8 +369,9 @@ int fast_recv(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int fl
 		}
 		if (poll(pfd, 2, avail ? 1 : -1) < 0)
 			return -1;
-		if (pfd[1].revents & (POLLHUP | POLLRDHUP | POLLERR))
-			return 0;	/* the loader closed the tunnel */
+		/* utunN deleted (the socket lost its device), or the relay end closed. */
+		if ((pfd[0].revents & POLLERR) || (pfd[1].revents & (POLLHUP | POLLRDHUP | POLLERR)))
+			return 0;
 	}
 	fidx = f->fq.cached;
 	while (k < n && used < avail) {
@@ -340,8 +418,10 @@ int fast_recv(struct utun_fast *f, struct utun_pkt *pkts, unsigned int n, int fl
 	STORE_REL(f->rx.consumer, f->rx.cached);
 	f->fq.cached += used;
 	STORE_REL(f->fq.producer, f->fq.cached);
-	ADD(&f->ctl->out_packets, k);
-	ADD(&f->ctl->out_bytes, bytes);
+	if (count) {
+		ADD(&f->ctl->out_packets, k);
+		ADD(&f->ctl->out_bytes, bytes);
+	}
 	return (int)k;
 }
 
@@ -374,7 +454,8 @@ static bool tx_frames(struct utun_fast *f, unsigned int want, bool dontwait)
 {
 	reclaim(f);
 	for (int spin = 0; f->tx_nfree < want; spin++) {
-		struct pollfd pfd = { .fd = f->sock, .events = POLLRDHUP };
+		/* The end that hangs up when the application is gone. */
+		struct pollfd pfd = { .fd = f->fast ? f->sock : f->rel, .events = POLLRDHUP };
 
 		STORE_REL(f->tx.producer, f->tx.cached);
 		kick(f);

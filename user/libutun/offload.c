@@ -35,6 +35,13 @@
 #define ETH_HLEN_	14
 #define VNET_LEN	((int)sizeof(struct virtio_net_hdr))
 
+/*
+ * The packet socket belongs to the utun (struct utun_fast's pkt): it is
+ * released with the AF_XDP socket when the utun is (utun_close, or the
+ * relay thread seeing the descriptor hang up), since it too keeps the
+ * utun's namespace alive; its number then holds a dead socket until
+ * offload_forget closes it.
+ */
 struct utun_off {
 	int pkt;			/* the AF_PACKET socket on hutunN */
 	ino_t ino;			/* of the utun descriptor it belongs to */
@@ -90,7 +97,7 @@ void offload_forget(int fd)
 		return;
 	o = __atomic_exchange_n(&offload_ctx.tab[fd], NULL, __ATOMIC_ACQ_REL);
 	if (o) {
-		close(o->pkt);
+		close(o->pkt);	/* the dead socket the utun's release left under its number */
 		free(o);
 	}
 }
@@ -118,29 +125,32 @@ static unsigned int off_mtu(int fd, struct utun_off *o, bool fresh)
 	return mtu;
 }
 
+void offload_drop_stale(int fd)
+{
+	if (fd >= 0 && fd < OFF_MAX_FD)
+		free(__atomic_exchange_n(&offload_ctx.tab[fd], NULL, __ATOMIC_ACQ_REL));
+}
+
+/*
+ * -1 with errno for a failed packet-socket call: ENETDOWN once the utun
+ * was released (its number then holds a dead socket, see fast_release).
+ */
+static int gone_errno(int pkt)
+{
+	int err = errno, domain = -1;
+	socklen_t len = sizeof(domain);
+
+	if ((err == EINVAL || err == ENOTCONN || err == EPIPE) &&
+	    getsockopt(pkt, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain != AF_PACKET)
+		err = ENETDOWN;
+	return set_errno(err);
+}
+
 static const char *sock_path(void)
 {
 	const char *env = getenv("IFKIT_SOCKET");
 
 	return env && env[0] ? env : IFKIT_DEFAULT_SOCK;
-}
-
-/* MAC of ifname in the caller's namespace (where the utun was opened). */
-static int dev_mac(const char *ifname, uint8_t mac[6])
-{
-	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
-
-	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(s, SIOCGIFHWADDR, &ifr) < 0)
-		err = -errno;
-	else
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(s);
-	return err;
 }
 
 int utun_enable_offload(int fd)
@@ -150,6 +160,7 @@ int utun_enable_offload(int fd)
 	struct ifkit_req req;
 	struct ifkit_rep rep;
 	struct utun_off *o = NULL;
+	struct utun_fast *f;
 	struct stat st;
 	int sock, pkt = -1, err;
 
@@ -157,7 +168,10 @@ int utun_enable_offload(int fd)
 		return set_errno(EBADF);
 	if (off_get(fd))
 		return 0;
-	if (fast_get(fd))
+	f = fast_find(fd);
+	if (!f || f->xsk < 0)
+		return set_errno(ENOTSUP);
+	if (__atomic_load_n(&f->fast, __ATOMIC_ACQUIRE))
 		return set_errno(EBUSY);
 	sock = ctl_connect(sock_path());
 	if (sock < 0)
@@ -165,7 +179,12 @@ int utun_enable_offload(int fd)
 	ctl_req_init(&req, IFKIT_CMD_UTUN_OFFLOAD);
 	req.seq = (__u32)getpid();
 	memset(&rep, 0, sizeof(rep));
-	err = ctl_call(sock, &req, fd, &rep, NULL, NULL, &pkt);
+	/*
+	 * The utun's AF_XDP socket goes along: it names the utun to the
+	 * loader, and it is how the loader reaches hutunN's namespace (it
+	 * keeps no descriptor of it).
+	 */
+	err = ctl_call(sock, &req, f->xsk, &rep, NULL, NULL, &pkt);
 	close(sock);
 	if (err)
 		goto fail;
@@ -185,14 +204,24 @@ int utun_enable_offload(int fd)
 		goto fail;
 	}
 	memcpy(o->hid_mac, sll.sll_addr, 6);
-	err = dev_mac(rep.name, o->vis_mac);
-	if (err)
-		goto fail;
-	o = __atomic_exchange_n(&offload_ctx.tab[fd], o, __ATOMIC_ACQ_REL);
-	if (o) {	/* another thread won the race: keep one */
-		close(o->pkt);
-		free(o);
+	/* utunN's MAC came with the hand-off: no need to be in its namespace. */
+	memcpy(o->vis_mac, f->vis_mac, 6);
+	{
+		struct utun_off *none = NULL;
+
+		if (!__atomic_compare_exchange_n(&offload_ctx.tab[fd], &none, o, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			close(o->pkt);	/* another thread won the race: keep its socket */
+			free(o);
+			return 0;
+		}
 	}
+	/*
+	 * The utun owns the socket from now on (released with it); the relay
+	 * thread lets go of the rings: the packet socket moves the packets.
+	 */
+	f->pkt = pkt;
+	relay_detach(f);
 	return 0;
 fail:
 	if (pkt >= 0)
@@ -286,7 +315,7 @@ int utun_recv_offload(int fd, struct utun_gso_pkt *pkts, unsigned int n, int fla
 		got = recvmmsg(o->pkt, msgs, chunk, done ? MSG_DONTWAIT : flags | MSG_WAITFORONE,
 			       NULL);
 		if (got < 0)
-			return done ? (int)done : -1;
+			return done ? (int)done : gone_errno(o->pkt);
 		for (int i = 0; i < got; i++) {
 			struct utun_gso_pkt *p = &pkts[done + (unsigned int)i];
 			size_t len = msgs[i].msg_len;
@@ -366,7 +395,7 @@ int utun_send_offload(int fd, const struct utun_gso_pkt *pkts, unsigned int n, i
 			return done ? (int)done : set_errno(EINVAL);
 		sent = sendmmsg(o->pkt, msgs, valid, flags | MSG_NOSIGNAL);
 		if (sent < 0)
-			return done ? (int)done : -1;
+			return done ? (int)done : gone_errno(o->pkt);
 		done += (unsigned int)sent;
 		if ((unsigned int)sent < chunk)
 			break;

@@ -9,7 +9,13 @@
 bool offload_active(int fd);
 /* The packet socket of an offloaded fd, or -1. */
 int offload_pollfd(int fd);
-/* Forget fd's offload state and close its packet socket (utun_close). */
+/* Forget fd's offload state (utun_close; the packet socket itself goes with the utun). */
 void offload_forget(int fd);
+/*
+ * utun_open got number fd: forget a closed utun's entry under it without
+ * closing anything (its packet socket's number is the relay thread's to
+ * release, maybe not yet).
+ */
+void offload_drop_stale(int fd);
 
 #endif

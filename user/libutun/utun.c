@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * libutun: open a utun through the ifkit loader and move packets on the
- * descriptor it hands back (a SOCK_SEQPACKET socket: one message = one
- * framed packet, so read/write/poll/epoll work as on macOS).
+ * libutun: open a utun through the ifkit loader, which hands over the
+ * utun's AF_XDP socket and UMEM (fast.c); the application gets one end of
+ * a SOCK_SEQPACKET socketpair (one message = one framed packet, so
+ * read/write/poll/epoll work as on macOS) and libutun's relay thread
+ * (relay.c) moves packets between the other end and the socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,18 +25,18 @@
 
 #define UTUN_PREFIX "utun"
 #define UTUN_BATCH_MAX 1024
-#define DEV_MAX_FD 4096
+#define DEV_MAX_FD 65536
 
 /*
- * What libutun remembers of a descriptor: the interface, to read its MTU,
- * and a socket made in utunN's namespace at open time, so the MTU is read
- * there whichever namespace the calling thread is in later.
+ * What libutun remembers of a descriptor: the interface, to read its MTU.
+ * The descriptor itself is a socket made in utunN's namespace at open time
+ * (libutun's socketpair), so an ioctl on it reads the MTU there whichever
+ * namespace the calling thread is in later.
  */
 struct utun_devinfo {
 	ino_t ino;			/* the descriptor's socket: a reused fd number differs */
 	char ifname[IFNAMSIZ];
 	int ifindex;
-	int ioctl_sock;
 };
 
 /* All of libutun's mutable state for the socket path (the fast path's is in fast.c). */
@@ -97,6 +99,58 @@ static int call_timed(const char *sock_path, struct ifkit_req *req, int send_fd,
 	return err;
 }
 
+static void sock_bufs(int fd)
+{
+	int sz = 4 << 20;
+
+	/* Root may exceed the sysctl limits; the relay never blocks on a full queue. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/*
+ * The loader's answer carries a socketpair end with the AF_XDP socket and
+ * the memfd queued on it: take them (fast.c), and give the application
+ * one end of our own socketpair, served by the relay thread.  Returns the
+ * application's descriptor, or -1 with *err.
+ */
+static int take_over(int hfd, int *err)
+{
+	struct utun_fast *f = fast_attach(hfd, err);
+	int sv[2];
+
+	close(hfd);
+	if (!f)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		*err = -errno;
+		goto fail;
+	}
+	sock_bufs(sv[0]);
+	sock_bufs(sv[1]);
+	f->rel = sv[1];
+	__atomic_store_n(&f->ctl->rel_fd, f->rel, __ATOMIC_RELAXED);
+	*err = fast_register(sv[0], f);
+	if (*err) {
+		close(sv[0]);
+		goto fail;
+	}
+	*err = relay_add(f);
+	if (*err) {
+		fast_unregister(f);
+		close(sv[0]);
+		goto fail;
+	}
+	offload_drop_stale(sv[0]);	/* a closed utun's entry under this number */
+	return sv[0];
+fail:
+	fast_release(f);
+	free(f);
+	return -1;
+}
+
 int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_len)
 {
 	struct ifkit_req req;
@@ -120,23 +174,21 @@ int utun_open_at(const char *sock_path, int unit, char *ifname, size_t ifname_le
 	}
 	if (fd < 0)
 		return set_errno(EPROTO);
-	devinfo_set(fd, rep.name);
-	if (ifname) {
-		if (strlen(rep.name) >= ifname_len) {
-			close(fd);
-			return set_errno(ENAMETOOLONG);
-		}
-		strcpy(ifname, rep.name);
+	if (ifname && strlen(rep.name) >= ifname_len) {
+		close(fd);	/* the utun ends with the descriptors queued on it */
+		return set_errno(ENAMETOOLONG);
 	}
+	fd = take_over(fd, &err);
+	if (fd < 0)
+		return set_errno(-err);
+	devinfo_set(fd, rep.name);
+	if (ifname)
+		strcpy(ifname, rep.name);
 	return fd;
 }
 
 static void devinfo_free(struct utun_devinfo *di)
 {
-	if (!di)
-		return;
-	if (di->ioctl_sock >= 0)
-		close(di->ioctl_sock);
 	free(di);
 }
 
@@ -152,13 +204,12 @@ static void devinfo_set(int fd, const char *ifname)
 		return;
 	di->ino = st.st_ino;
 	snprintf(di->ifname, sizeof(di->ifname), "%s", ifname);
-	di->ioctl_sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (ifname[0] && di->ioctl_sock >= 0) {
+	if (ifname[0]) {
 		struct ifreq ifr;
 
 		memset(&ifr, 0, sizeof(ifr));
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-		if (ioctl(di->ioctl_sock, SIOCGIFINDEX, &ifr) == 0)
+		if (ioctl(fd, SIOCGIFINDEX, &ifr) == 0)
 			di->ifindex = ifr.ifr_ifindex;
 	}
 	devinfo_free(__atomic_exchange_n(&libutun.dev[fd], di, __ATOMIC_ACQ_REL));
@@ -201,9 +252,9 @@ unsigned int libutun_dev_mtu(int fd)
 		devinfo_set(fd, rep.name);
 		di = __atomic_load_n(&libutun.dev[fd], __ATOMIC_ACQUIRE);
 	}
-	if (!di || !di->ifname[0] || di->ioctl_sock < 0)
+	if (!di || !di->ifname[0])
 		return 0;
-	s = di->ioctl_sock;
+	s = fd;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", di->ifname);
 	if (ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
@@ -225,6 +276,7 @@ int utun_open(int unit, char *ifname, size_t ifname_len)
 /* The loader finds the utun by the packet descriptor we attach. */
 static int flags_call(int fd, enum ifkit_cmd cmd, uint32_t value, struct ifkit_rep *rep)
 {
+	struct utun_fast *f;
 	struct ifkit_req req;
 	int type, err;
 	socklen_t len = sizeof(type);
@@ -235,7 +287,9 @@ static int flags_call(int fd, enum ifkit_cmd cmd, uint32_t value, struct ifkit_r
 	ctl_req_init(&req, cmd);
 	req.value = value;
 	memset(rep, 0, sizeof(*rep));
-	err = call_timed(NULL, &req, fd, rep, NULL);
+	/* The loader knows a utun by the AF_XDP socket it handed over. */
+	f = fast_find(fd);
+	err = call_timed(NULL, &req, f && f->xsk >= 0 ? f->xsk : fd, rep, NULL);
 	return err ? set_errno(-err) : 0;
 }
 
