@@ -320,6 +320,18 @@ static void test_record_decode(void)
 	CU_ASSERT_EQUAL(out.pth_length, 156);
 	CU_ASSERT_EQUAL(out.pth_frame_pre_length, 0);
 	CU_ASSERT_STRING_EQUAL(out.pth_ifname, "vA");
+	CU_ASSERT_EQUAL(out.pth_ifunit, 0);
+	/* The tap leaves pth_ifunit 0: the reader reads the name's trailing number. */
+	memset(h.pth_ifname, 0, sizeof(h.pth_ifname));
+	memcpy(h.pth_ifname, "veth1042", 8);
+	h.pth_ifunit = 0;
+	memcpy(sample, &h, sizeof(h));
+	CU_ASSERT_EQUAL(iptap_record_decode(sample, sizeof(sample), &out, &pkt, &cap, &orig), 0);
+	CU_ASSERT_EQUAL(out.pth_ifunit, 1042);
+	memcpy(h.pth_ifname, "v4lan001", 8);
+	memcpy(sample, &h, sizeof(h));
+	CU_ASSERT_EQUAL(iptap_record_decode(sample, sizeof(sample), &out, &pkt, &cap, &orig), 0);
+	CU_ASSERT_EQUAL(out.pth_ifunit, 1);
 	/* Cut by the snap length. */
 	CU_ASSERT_EQUAL(iptap_record_decode(sample, 170 + 24, &out, &pkt, &cap, &orig), 0);
 	CU_ASSERT_EQUAL(cap, 24);

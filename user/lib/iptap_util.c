@@ -53,6 +53,20 @@ int iptap_record_decode(const void *sample, size_t size, struct pktap_header *hd
 	if (*origlen < *caplen)
 		*origlen = *caplen;
 	*pkt = p;
+	/*
+	 * The tap leaves pth_ifunit to the reader (a loop per record less in the
+	 * sender's context): the name's trailing digits, modulo 2^16.
+	 */
+	{
+		int i = (int)strnlen(hdr->pth_ifname, sizeof(hdr->pth_ifname));
+		uint32_t unit = 0, mul = 1;
+
+		while (--i >= 0 && hdr->pth_ifname[i] >= '0' && hdr->pth_ifname[i] <= '9') {
+			unit += (uint32_t)(hdr->pth_ifname[i] - '0') * mul;
+			mul *= 10;
+		}
+		hdr->pth_ifunit = (uint16_t)unit;
+	}
 	hdr->pth_length = sizeof(*hdr);
 	hdr->pth_frame_pre_length = 0;
 	return 0;
