@@ -2430,6 +2430,48 @@ static void test_write_error_full_disk(void)
 }
 
 /* pid -1 where no process owns a packet; pth_svc from SO_PRIORITY. */
+/* A pcap file holds more than its 24-byte file header. */
+static bool file_has_record(void *arg)
+{
+	struct stat st;
+
+	return stat(arg, &st) == 0 && st.st_size > 24;
+}
+
+/*
+ * The reader is woken by the ring's watermark (a fraction of the ring), not
+ * per record: a lone packet, with nothing after it to fill the ring, must
+ * still reach the file within about a second while the capture runs on.
+ */
+static void test_lone_packet_written_soon(void)
+{
+	const char *cap = h_tmp("lone.pcap"), *err = h_tmp("lone.err");
+	struct timespec t0, t1;
+	pid_t c, sender;
+	long ms;
+
+	FX_UP(true);
+	/* Neighbour resolution first, so the datagram below is the only IP packet. */
+	h_sh("ip netns exec %s ping -c 1 -q 10.61.0.2 >/dev/null", E.ns1);
+	c = capture_start(err, "-B 32768 -w %s udp port 7425", cap);
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT_FATAL(file_has_record((void *)cap) == false);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	sender = h_spawn(E.ns1, "exec /usr/bin/python3 -c \"import socket\n"
+			 "socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+			 ".sendto(b'x', ('10.61.0.2', 7425))\"");
+	CU_ASSERT_EQUAL(h_wait(sender, 5000), 0);
+	CU_ASSERT(h_wait_for(file_has_record, (void *)cap, 1500));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CU_ASSERT(ms <= 1200);
+	/* Still running: the record was not written by the end of the capture. */
+	CU_ASSERT_EQUAL(kill(c, 0), 0);
+	h_kill(c, SIGINT);
+	CU_ASSERT_EQUAL(tshark_rows(cap, "udp.dstport == 7425", "frame.number", NULL, 0), 1);
+	CU_ASSERT_EQUAL(summary_value(err, "packets captured"), 1);
+}
+
 static void test_pid_unowned_and_svc(void)
 {
 	const char *cap = h_tmp("svc.pcap"), *err = h_tmp("svc.err");
@@ -2759,6 +2801,8 @@ static void add_suites(void)
 	CU_add_test(s, "full disk: exit 1 with ENOSPC, file holds what the summary says",
 		    test_write_error_full_disk);
 	CU_add_test(s, "pid -1 without owner; svc from SO_PRIORITY", test_pid_unowned_and_svc);
+	CU_add_test(s, "a lone packet is in the file within 1 s (watermark wake-ups)",
+		    test_lone_packet_written_soon);
 	CU_add_test(s, "filters: expression, --pid, --comm, --uid in the kernel", test_filters);
 	CU_add_test(s, "capture -- CMD: its packets (and its children's) only", test_capture_command);
 	CU_add_test(s, "rotation: -C/-W and -G/-W", test_rotation);
