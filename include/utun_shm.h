@@ -52,6 +52,7 @@ struct utun_shm_ctl {
 	__s32 xsk_fd;			/* the client's number for the AF_XDP socket */
 	__s32 rel_fd;			/* its relay end (the loader hangs it up if hutunN dies) */
 	__u32 fast;			/* 1: the application drives the rings (shown as mode fast) */
+	__s32 pkt_fd;			/* offload mode: the client's number for the packet socket */
 };
 
 #endif

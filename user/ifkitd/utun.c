@@ -695,13 +695,22 @@ static void nsid_cb(struct ifkitd *d, struct watch *w, uint32_t events)
 
 /* ---- adoption: the utuns a previous loader opened ---- */
 
-int utun_client_fd_by_ino(pid_t pid, uint64_t ino)
+int utun_client_fd_by_ino(pid_t pid, int num, uint64_t ino)
 {
-	int pidfd = pid > 0 ? sys_pidfd_open(pid) : -1, fd;
+	int pidfd = pid > 0 ? sys_pidfd_open(pid) : -1, fd = -1;
+	struct stat st;
 
 	if (pidfd < 0)
 		return -1;
-	fd = client_fd_by_ino(pidfd, pid, ino);
+	/* The number the client told first (one syscall), checked by inode. */
+	if (num >= 0)
+		fd = sys_pidfd_getfd(pidfd, num);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || (uint64_t)st.st_ino != ino)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		fd = client_fd_by_ino(pidfd, pid, ino);
 	close(pidfd);
 	return fd;
 }

@@ -111,8 +111,11 @@ void utun_offload_forget(struct ifkitd *d, struct utun_dev *u);
 void utun_offload_free(struct utun_dev *u);
 void utun_offload_fini(struct ifkitd *d);
 
-/* utun.c: a copy of client pid's descriptor of inode ino (pidfd_getfd), or -1. */
-int utun_client_fd_by_ino(pid_t pid, uint64_t ino);
+/*
+ * utun.c: a copy of client pid's descriptor of inode ino (pidfd_getfd),
+ * tried at number num first (the client's word; -1: none), or -1.
+ */
+int utun_client_fd_by_ino(pid_t pid, int num, uint64_t ino);
 
 /* utun_setup.c */
 int utun_setup(struct ifkitd *d, struct utun_dev *u, int client_ns_fd, struct utun_made *m,

@@ -578,15 +578,17 @@ out:
 /*
  * The packet socket's queue drops (PACKET_STATISTICS; reading resets
  * them, so the loader sums them in utun_off_reg, which outlives it).  The
- * socket is the client's: a copy through pidfd_getfd, found by inode, held
- * only for the getsockopt.
+ * socket is the client's: a copy through pidfd_getfd (at the number libutun
+ * wrote in the control page, checked by inode, else found by inode in
+ * /proc/PID/fd), held only for the getsockopt.
  */
 static void queue_drops_read(struct ifkitd *d, struct utun_dev *u)
 {
 	struct utun_offload *o = u->offload;
 	struct tpacket_stats ps;
 	socklen_t len = sizeof(ps);
-	int fd = o->pkt_fd >= 0 ? o->pkt_fd : utun_client_fd_by_ino(u->owner, o->reg.pkt_ino);
+	int num = u->ctl ? (int)__atomic_load_n(&u->ctl->pkt_fd, __ATOMIC_RELAXED) : -1;
+	int fd = o->pkt_fd >= 0 ? o->pkt_fd : utun_client_fd_by_ino(u->owner, num, o->reg.pkt_ino);
 
 	if (fd < 0)
 		return;

@@ -221,6 +221,8 @@ int utun_enable_offload(int fd)
 	 * thread lets go of the rings: the packet socket moves the packets.
 	 */
 	f->pkt = pkt;
+	/* Our number for it, so the loader can read its drop counter without a search. */
+	__atomic_store_n(&f->ctl->pkt_fd, pkt, __ATOMIC_RELAXED);
 	relay_detach(f);
 	return 0;
 fail:
