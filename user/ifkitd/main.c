@@ -418,21 +418,11 @@ static int listen_on(struct ifkitd *d)
 	return 0;
 }
 
-static void write_sysctl(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, val, strlen(val)) < 0)
-		pr_debug("%s: %s", path, strerror(errno));
-	close(fd);
-}
-
 /* Enter (creating if needed) the private namespace and make it quiet. */
 static int enter_private_netns(struct ifkitd *d, bool create)
 {
 	int fd = create ? netns_open_or_create(d->netns_name) : netns_open(d->netns_name);
+	int err;
 
 	if (fd < 0)
 		return fd;
@@ -443,8 +433,9 @@ static int enter_private_netns(struct ifkitd *d, bool create)
 	 * Hidden ends must never speak: no IPv6 autoconfiguration, no DAD, no
 	 * MLD, or every feth/utun would receive the hidden end's chatter.
 	 */
-	write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	err = netns_silence_ipv6();
+	if (err)
+		pr_debug("%s: disable_ipv6: %s", d->netns_name, strerror(-err));
 	return 0;
 }
 

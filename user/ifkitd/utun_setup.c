@@ -23,17 +23,6 @@
 #define UMEM_BYTES	((size_t)(UMEM_RX + UMEM_TX) * FRAME_SIZE)
 #define BIND_TRIES	200		/* x 0.5 ms: the kernel may still release a queue */
 
-static void write_sysctl(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, val, strlen(val)) < 0)
-		pr_debug("%s: %s", path, strerror(errno));
-	close(fd);
-}
-
 /* One queue: veth spreads frames over its queues; the socket only sees queue 0. */
 static int hidden_one_channel(const char *hname)
 {
@@ -145,8 +134,9 @@ int utun_setup(struct ifkitd *d, struct utun_dev *u, int client_ns_fd, struct ut
 	if (hid_ns < 0)
 		FAIL(-errno, "open new namespace");
 	/* The hidden end must never speak: no IPv6 autoconfiguration, DAD or MLD. */
-	write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	write_sysctl("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	err = netns_silence_ipv6();
+	if (err)
+		pr_debug("%s: disable_ipv6: %s", hname, strerror(-err));
 	err = nl_open(&nl);
 	if (err)
 		FAIL(err, "netlink");

@@ -119,3 +119,23 @@ int netns_name_of(int ns_fd, char *buf, size_t len)
 	closedir(dir);
 	return 0;
 }
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int netns_silence_ipv6(void)
+{
+	int err = write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	int err_all = write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+
+	return err ? err : err_all;
+}

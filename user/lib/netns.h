@@ -24,5 +24,11 @@ int netns_open_self(void);
 int netns_name_of(int ns_fd, char *buf, size_t len);
 /* 1 if both descriptors are the same namespace, 0 if not, -errno. */
 int netns_same(int fd_a, int fd_b);
+/*
+ * Turn IPv6 off for every device of this thread's namespace, present and
+ * future: hidden ends must never speak (no autoconfiguration, DAD or MLD
+ * chatter reaching the visible end).  Returns 0 or the first -errno.
+ */
+int netns_silence_ipv6(void);
 
 #endif
