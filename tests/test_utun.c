@@ -1378,6 +1378,71 @@ static void test_external_delete(void)
 	h_ns_delete(ns);
 }
 
+struct fast_reader {
+	int fd;
+	volatile bool stop;
+	int calls, last_ret, last_errno;
+};
+
+static void *fast_reader_main(void *arg)
+{
+	struct fast_reader *r = arg;
+	static uint8_t bufs[8][2048];
+	struct utun_pkt pk[8];
+
+	while (!r->stop) {
+		for (int i = 0; i < 8; i++)
+			pk[i] = (struct utun_pkt){ .buf = bufs[i], .cap = sizeof(bufs[i]) };
+		r->last_ret = utun_recv_batch(r->fd, pk, 8, 0);
+		r->last_errno = errno;
+		r->calls++;
+		if (r->last_ret <= 0)
+			usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * utunN deleted by hand under a fast-path client with a thread waiting in
+ * utun_recv_batch: the loader's hang-up must not pull the rings out from
+ * under the call (the process would die of SIGSEGV); the calls report the
+ * loss and utun_close() ends it cleanly.
+ */
+static void test_external_delete_fast(void)
+{
+	char ns[H_NAME_LEN], name[IFNAMSIZ];
+	struct fast_reader r = { .fd = -1 };
+	uint8_t pkt[28] = { 0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2 };
+	struct utun_pkt out = { .buf = pkt, .len = sizeof(pkt) };
+	pthread_t th;
+	struct h_link lw;
+	int calls;
+
+	if (!need_loader())
+		return;
+	CU_ASSERT_FATAL(h_ns_create("xdelf", ns, sizeof(ns)) == 0);
+	r.fd = open_in(ns, 12, name);
+	CU_ASSERT_FATAL(r.fd >= 0);
+	CU_ASSERT_FATAL(utun_enable_fastpath(r.fd) == 0);
+	CU_ASSERT_FATAL(pthread_create(&th, NULL, fast_reader_main, &r) == 0);
+	usleep(100 * 1000);	/* the reader is waiting in the call */
+	CU_ASSERT_EQUAL(h_sh("ip -n %s link del %s", ns, name), 0);
+	lw.ns = ns;
+	lw.name = name;
+	CU_ASSERT(h_wait_for(h_link_gone, &lw, 1000));
+	CU_ASSERT(h_wait_for(loader_has_no_utun, NULL, 2000));
+	/* Still alive (a SIGSEGV would have ended the suite): the calls go on and fail or say 0. */
+	calls = r.calls;
+	usleep(300 * 1000);
+	CU_ASSERT(r.calls > calls);
+	CU_ASSERT(r.last_ret <= 0);
+	CU_ASSERT(utun_send_batch(r.fd, &out, 1, 0) <= 0);
+	r.stop = true;
+	pthread_join(th, NULL);
+	CU_ASSERT_EQUAL(utun_close(r.fd), 0);
+	h_ns_delete(ns);
+}
+
 static void test_sigkill_removes(void)
 {
 	sigkill_removes(false);
@@ -2310,6 +2375,8 @@ static void add_suites(void)
 	CU_add_test(e2e, "SIGKILLed client: utun gone within 1 s", test_sigkill_removes);
 	CU_add_test(e2e, "utun deleted from outside: no utun_ports entry left",
 		    test_external_delete);
+	CU_add_test(e2e, "fast path: utun deleted from outside under a waiting reader: no crash",
+		    test_external_delete_fast);
 	CU_add_test(e2e, "fast path: echo, flags, malformed batch counted", test_fastpath);
 	CU_add_test(e2e, "fast path: SIGKILLed client, utun gone within 1 s",
 		    test_sigkill_removes_fast);
