@@ -55,9 +55,9 @@ $(UTUN_WIRE): $(BUILD)/obj/tunnel/ifkit-wire.o $(LIBUTUN_A) $(LIBIFKIT)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpthread
 
 # utun tests link libutun too (explicit rules win over the generic pattern).
-$(BUILD)/tests/test_utun: $(BUILD)/tests/test_utun.o $(TEST_HARNESS) $(LIBUTUN_A) $(LIBIFKIT)
+$(BUILD)/tests/test_utun: $(BUILD)/tests/test_utun.o $(BUILD)/tests/utun_wire.o $(TEST_HARNESS) $(LIBUTUN_A) $(LIBIFKIT)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lpthread
-$(BUILD)/tests/test_utun_offload: $(BUILD)/tests/test_utun_offload.o $(TEST_HARNESS) $(LIBUTUN_A) \
+$(BUILD)/tests/test_utun_offload: $(BUILD)/tests/test_utun_offload.o $(BUILD)/tests/utun_wire.o $(TEST_HARNESS) $(LIBUTUN_A) \
 		$(LIBIFKIT)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lpthread
 

@@ -35,6 +35,7 @@
 #include <CUnit/CUnit.h>
 #include "ctl.h"
 #include "harness.h"
+#include "utun_wire.h"
 #include "ifkit/utun.h"
 #include "utun_shm.h"
 #include "utun_xdp.h"
@@ -2085,47 +2086,6 @@ static void test_fork_child_close(void)
 	h_ns_delete(ns);
 }
 
-static bool wire_up(void *arg)
-{
-	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
-}
-
-/* TCP of n bytes from ns src to dst_addr in ns dst; the receiver's length and hash must match. */
-static void tcp_across(const char *src, const char *dst, const char *dst_addr, int port, long n)
-{
-	char out[256], want[256], helper[300];
-	pid_t rx;
-
-	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
-	rx = h_spawn(dst, "exec %s --tcp-recv %s %d %s", helper, dst_addr, port, h_tmp("tcp.out"));
-	CU_ASSERT_FATAL(rx > 0);
-	CU_ASSERT_FATAL(h_wait_listen(dst, 't', port, 3000));
-	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "ip netns exec %s %s --tcp-send %s %d %ld", src,
-				 helper, dst_addr, port, n), 0);
-	CU_ASSERT_EQUAL(h_wait(rx, 20000), 0);
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("tcp.out")), 0);
-	CU_ASSERT_STRING_EQUAL(out, want);
-}
-
-/* count UDP datagrams of size bytes; all must arrive intact (a bad checksum drops one). */
-static void udp_across(const char *src, const char *dst, const char *dst_addr, int port, int count,
-		       int size)
-{
-	char out[64], helper[300];
-	pid_t rx;
-
-	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
-	rx = h_spawn(dst, "exec %s --udp-recv %s %d %d %d > %s", helper, dst_addr, port, count, size,
-		     h_tmp("udp.out"));
-	CU_ASSERT_FATAL(rx > 0);
-	CU_ASSERT_FATAL(h_wait_listen(dst, 'u', port, 3000));
-	CU_ASSERT_EQUAL(h_sh("ip netns exec %s %s --udp-send %s %d %d %d >/dev/null", src, helper,
-			     dst_addr, port, count, size), 0);
-	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("udp.out")), 0);
-	CU_ASSERT_EQUAL(atoi(out), count);
-}
-
 /*
  * Two utuns at MTU 65535 joined by ifkit-wire (user space reads one, writes
  * the other): TCP with a hash of every byte and 64 KB UDP datagrams, both
@@ -2145,15 +2105,15 @@ static void wire_checksums(bool fast)
 	wire = h_spawn(NULL, "exec %s --backend %s --ns-a %s --ns-b %s --mtu 65535 --socket %s -q",
 		       h_bin("ifkit-wire"), fast ? "utun" : "utun-socket", a, b, L.sock);
 	CU_ASSERT_FATAL(wire > 0);
-	CU_ASSERT_FATAL(h_wait_for(wire_up, a, 5000));
+	CU_ASSERT_FATAL(h_wait_for(utun_wire_up, a, 5000));
 	h_sh_out(feat, sizeof(feat), "ip netns exec %s ethtool -k utun0 2>/dev/null | "
 		 "grep -E '^(tx-checksumming|tcp-segmentation-offload):' | tr '\\n' ' '", a);
 	printf("\n    %s: utun0 %s\n", fast ? "fast path" : "socket path", feat);
-	tcp_across(a, b, "10.80.0.2", 7101, 16 << 20);
-	tcp_across(b, a, "10.80.0.1", 7102, 16 << 20);
-	udp_across(a, b, "10.80.0.2", 7103, 20, 65000);
-	udp_across(b, a, "10.80.0.1", 7104, 20, 65000);
-	udp_across(a, b, "10.80.0.2", 7105, 20, 1200);
+	utun_wire_tcp(a, b, "10.80.0.2", 7101, 16 << 20);
+	utun_wire_tcp(b, a, "10.80.0.1", 7102, 16 << 20);
+	utun_wire_udp(a, b, "10.80.0.2", 7103, 20, 65000, L.sock);
+	utun_wire_udp(b, a, "10.80.0.1", 7104, 20, 65000, L.sock);
+	utun_wire_udp(a, b, "10.80.0.2", 7105, 20, 1200, L.sock);
 	h_kill(wire, SIGTERM);
 	la = (struct h_link){ a, "utun0" };
 	CU_ASSERT(h_wait_for(h_link_gone, &la, 1000));

@@ -35,6 +35,7 @@
 #include <CUnit/CUnit.h>
 #include "ctl.h"
 #include "harness.h"
+#include "utun_wire.h"
 #include "ifkit/utun.h"
 
 static struct h_loader L;
@@ -230,56 +231,6 @@ static int show_one(const char *name, struct ifkit_utun_info *out)
 	return err ? err : n == 1 ? 0 : -ENOENT;
 }
 
-static bool wire_up(void *arg)
-{
-	return h_sh("ip netns exec %s ping -c 1 -W 1 10.80.0.2 >/dev/null 2>&1", (char *)arg) == 0;
-}
-
-/* n bytes of TCP from ns src to dst_addr in ns dst: the receiver's count and hash must match. */
-static void tcp_across(const char *src, const char *dst, const char *dst_addr, int port, long n)
-{
-	char out[256], want[256], helper[300];
-	pid_t rx;
-
-	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
-	rx = h_spawn(dst, "exec %s --tcp-recv %s %d %s", helper, dst_addr, port, h_tmp("tcp.out"));
-	CU_ASSERT_FATAL(rx > 0);
-	CU_ASSERT_FATAL(h_wait_listen(dst, 't', port, 3000));
-	CU_ASSERT_EQUAL(h_sh_out(want, sizeof(want), "ip netns exec %s %s --tcp-send %s %d %ld", src,
-				 helper, dst_addr, port, n), 0);
-	CU_ASSERT_EQUAL(h_wait(rx, 20000), 0);
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("tcp.out")), 0);
-	CU_ASSERT_STRING_EQUAL(out, want);
-}
-
-/* count datagrams of size bytes; all must arrive intact (a bad checksum drops one). */
-static void udp_across(const char *src, const char *dst, const char *dst_addr, int port, int count,
-		       int size)
-{
-	char out[64], helper[300];
-	pid_t rx;
-
-	snprintf(helper, sizeof(helper), "%s", h_bin("tests/test_utun"));
-	rx = h_spawn(dst, "exec %s --udp-recv %s %d %d %d > %s", helper, dst_addr, port, count, size,
-		     h_tmp("udp.out"));
-	CU_ASSERT_FATAL(rx > 0);
-	CU_ASSERT_FATAL(h_wait_listen(dst, 'u', port, 3000));
-	CU_ASSERT_EQUAL(h_sh("ip netns exec %s %s --udp-send %s %d %d %d >/dev/null", src, helper,
-			     dst_addr, port, count, size), 0);
-	CU_ASSERT_EQUAL(h_wait(rx, 10000), 0);
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "cat %s", h_tmp("udp.out")), 0);
-	if (atoi(out) != count) {
-		char diag[4096];
-
-		printf("\n    UDP %s -> %s, %d x %d bytes: %d arrived", src, dst, count, size, atoi(out));
-		h_sh_out(diag, sizeof(diag), "ip netns exec %s nstat -az | awk '$2 > 0' | grep -E "
-			 "'Udp|Reasm|Discard|Drop|Frag|InErr'; %s -s %s utun show", dst,
-			 h_bin("ifkit"), L.sock);
-		printf("\n%s", diag);
-	}
-	CU_ASSERT_EQUAL(atoi(out), count);
-}
-
 static bool ping6_ok(void *arg)
 {
 	return h_sh("ip netns exec %s ping -6 -c 1 -W 1 fd00:80::2 >/dev/null 2>&1", (char *)arg) == 0;
@@ -330,7 +281,7 @@ static void test_wire(void)
 	wire = h_spawn(NULL, "exec %s --backend utun-offload --ns-a %s --ns-b %s --mtu 1500 "
 		       "--socket %s 2>%s", h_bin("ifkit-wire"), a, b, L.sock, h_tmp("wire.err"));
 	CU_ASSERT_FATAL(wire > 0);
-	CU_ASSERT_FATAL(h_wait_for(wire_up, a, 5000));
+	CU_ASSERT_FATAL(h_wait_for(utun_wire_up, a, 5000));
 	/* The offloads the XDP path had to give up. */
 	CU_ASSERT(feature_on(a, "utun0", "tx-checksumming"));
 	CU_ASSERT(feature_on(a, "utun0", "tcp-segmentation-offload"));
@@ -344,11 +295,11 @@ static void test_wire(void)
 	CU_ASSERT_EQUAL(h_ifkit(&L, NULL, out, sizeof(out), "-j utun show utun0"), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"mode\":\"offload\""));
 	/* Hashed TCP both ways, 64 KB UDP (IP fragments) both ways, small UDP. */
-	tcp_across(a, b, "10.80.0.2", 7201, 32 << 20);
-	tcp_across(b, a, "10.80.0.1", 7202, 32 << 20);
-	udp_across(a, b, "10.80.0.2", 7203, 20, 65000);
-	udp_across(b, a, "10.80.0.1", 7204, 20, 65000);
-	udp_across(a, b, "10.80.0.2", 7205, 20, 1200);
+	utun_wire_tcp(a, b, "10.80.0.2", 7201, 32 << 20);
+	utun_wire_tcp(b, a, "10.80.0.1", 7202, 32 << 20);
+	utun_wire_udp(a, b, "10.80.0.2", 7203, 20, 65000, L.sock);
+	utun_wire_udp(b, a, "10.80.0.1", 7204, 20, 65000, L.sock);
+	utun_wire_udp(a, b, "10.80.0.2", 7205, 20, 1200, L.sock);
 	/* IPv6: TSO6 super-packets, both directions. */
 	CU_ASSERT_EQUAL_FATAL(h_sh("ip -n %s addr add fd00:80::1 peer fd00:80::2 dev utun0 nodad && "
 				   "ip -n %s addr add fd00:80::2 peer fd00:80::1 dev utun1 nodad",
