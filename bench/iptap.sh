@@ -16,9 +16,11 @@
 # every mode alike; figures are medians.  Completeness = packets the listener
 # got / packets that crossed the tapped veth (both directions, skbs as the
 # taps see them: one per GSO packet; iptaps also see lo, hence a rare >100%).
-# Usage: BUILD=build bench/iptap.sh        (as root; make bench runs it)
+# Usage: BUILD=build bench/iptap.sh        (as root; make bench runs it;
+#        BENCH_RUNS rounds, 5 by default, of BENCH_SECS seconds each)
 set -eu
 cd "$(dirname "$0")/.."
+BENCH_RUNS=${BENCH_RUNS:-5}	# more rounds than the other parts: its ratios sit near 1
 . bench/lib.sh
 
 L_SOCK=/tmp/ifkb$$.sock L_PIN=/sys/fs/bpf/ifkb$$ L_NS=ifkb$$-priv
@@ -187,13 +189,23 @@ LISTENER=$!; wait_ready "capturing on"
 pktap_ns=$(prog_ns "$in_id")
 kill -INT "$LISTENER"; wait "$LISTENER" 2>/dev/null || true; LISTENER=""
 
+# Ratios are paired: round by round, a mode's figure over the baseline's in
+# the same round (the runs of one round are a minute apart; the VM drifts over
+# the 10+ minutes of a whole bench), then the median of those ratios, with the
+# lowest and highest round in brackets.
+pratio() {	# file base_file -> "median [min-max]" of per-round ratios
+	paste "$1" "$2" | awk '$2 > 0 { printf "%.4f\n", $1 / $2 }' > "$T/pr"
+	[ -s "$T/pr" ] || { echo "n/a"; return; }
+	printf '%.2f [%s-%s]' "$(median < "$T/pr")" \
+		"$(sort -g "$T/pr" | head -1 | awk '{printf "%.2f", $1}')" \
+		"$(sort -g "$T/pr" | tail -1 | awk '{printf "%.2f", $1}')"
+}
 echo "iptap: iperf3 over veth, taps in the sender's namespace ($BENCH_RUNS interleaved runs of ${BENCH_SECS}s, medians)"
-echo "ratios: /none = against no tap, /any = against tcpdump -i any (default buffer) in the same run;"
-echo "lost = median of what the listener reported lost (tcpdump: dropped by kernel; ifkit: counted by the kernel)"
-printf '%-8s %8s %6s %6s %9s %8s %10s %6s %6s %9s %8s\n' mode "TCP Gb/s" /none /any \
+echo "ratios: /none = against no tap, /any = against tcpdump -i any (default buffer), each the median of"
+echo "per-round ratios [lowest-highest round]; lost = median of what the listener reported lost"
+echo "(tcpdump: dropped by kernel; ifkit: counted by the kernel)"
+printf '%-8s %8s %-16s %-16s %9s %8s %10s %-16s %-16s %9s %8s\n' mode "TCP Gb/s" /none /any \
 	"complete%" lost "UDP64 pps" /none /any "complete%" lost
-bt=$(median < "$T/none.tcp"); bu=$(median < "$T/none.udp")
-at=$(median < "$T/any.tcp"); au=$(median < "$T/any.udp")
 for m in $MODES; do
 	t=$(median < "$T/$m.tcp"); u=$(median < "$T/$m.udp")
 	ct=-; cu=-; lt=-; lu=-
@@ -201,9 +213,9 @@ for m in $MODES; do
 	[ -f "$T/$m.udp.complete" ] && cu=$(median < "$T/$m.udp.complete")
 	[ -f "$T/$m.tcp.lost" ] && lt=$(median < "$T/$m.tcp.lost")
 	[ -f "$T/$m.udp.lost" ] && lu=$(median < "$T/$m.udp.lost")
-	printf '%-8s %8s %6s %6s %9s %8s %10s %6s %6s %9s %8s\n' "$m" "$t" "$(ratio "$t" "$bt")" \
-		"$(ratio "$t" "$at")" "$ct" "$lt" "$u" "$(ratio "$u" "$bu")" "$(ratio "$u" "$au")" \
-		"$cu" "$lu"
+	printf '%-8s %8s %-16s %-16s %9s %8s %10s %-16s %-16s %9s %8s\n' "$m" "$t" \
+		"$(pratio "$T/$m.tcp" "$T/none.tcp")" "$(pratio "$T/$m.tcp" "$T/any.tcp")" "$ct" "$lt" \
+		"$u" "$(pratio "$T/$m.udp" "$T/none.udp")" "$(pratio "$T/$m.udp" "$T/any.udp")" "$cu" "$lu"
 done
 echo "idle tap program: $idle_ns ns per run vs $base_ns ns for a 2-instruction program" \
 	"(BPF_PROG_TEST_RUN): ~$((idle_ns - base_ns)) ns per packet with nobody listening"
