@@ -21,7 +21,7 @@
  * are the packet sockets bound to the iptap (from /proc/net/packet of its
  * namespace, re-read every 250 ms and before every `show`), PKTAP listeners
  * are the open IFKIT_CMD_IPTAP_LISTEN connections, each owning one slot of
- * the iptap_events perf ring.
+ * the iptap_events perf ring and of iptap_rings (its BPF ring buffers).
  *
  * iptaps live as long as the loader: its exit (or death) closes the TUN
  * descriptors, which removes the devices.  Tap programs a killed loader left
@@ -83,13 +83,14 @@ static int iptap_init(struct ifkitd *d)
 	st->skel->rodata->nr_cpus = (__u32)st->nr_cpus;
 	entries = (uint32_t)(IPTAP_MAX_READERS * st->nr_cpus);
 	bpf_map__set_max_entries(st->skel->maps.iptap_events, entries);
+	bpf_map__set_max_entries(st->skel->maps.iptap_rings, entries);
 	err = iptap_bpf__load(st->skel);
 	if (err) {
 		/* A pin from a build with another layout or CPU count: start afresh. */
 		char path[512];
 		static const char *const pins[] = { "iptap_ns_cfg", "iptap_ns_fast", "iptap_ifaces",
 			"iptap_stats", "iptap_events", "iptap_sk_owner", "iptap_filters",
-			"iptap_reader_stats" };
+			"iptap_reader_stats", "iptap_rings" };
 
 		pr_warn("iptap: load failed (%s); replacing old pins", strerror(-err));
 		iptap_bpf__destroy(st->skel);
@@ -101,6 +102,7 @@ static int iptap_init(struct ifkitd *d)
 		if (st->skel) {
 			st->skel->rodata->nr_cpus = (__u32)st->nr_cpus;
 			bpf_map__set_max_entries(st->skel->maps.iptap_events, entries);
+			bpf_map__set_max_entries(st->skel->maps.iptap_rings, entries);
 			err = iptap_bpf__load(st->skel);
 		}
 		if (!st->skel || err) {
@@ -115,6 +117,7 @@ static int iptap_init(struct ifkitd *d)
 	st->ifaces_fd = bpf_map__fd(st->skel->maps.iptap_ifaces);
 	st->stats_fd = bpf_map__fd(st->skel->maps.iptap_stats);
 	st->events_fd = bpf_map__fd(st->skel->maps.iptap_events);
+	st->rings_fd = bpf_map__fd(st->skel->maps.iptap_rings);
 	st->filters_fd = bpf_map__fd(st->skel->maps.iptap_filters);
 	st->rstats_fd = bpf_map__fd(st->skel->maps.iptap_reader_stats);
 	st->jit_fd = bpf_map__fd(st->skel->maps.iptap_jit);
@@ -129,6 +132,9 @@ static int iptap_init(struct ifkitd *d)
 	map_clear(st->cfg_fd, sizeof(__u64));
 	iptap_ns_fast_clear(st);
 	map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
+	/* Readers of a killed loader: their rings would stay in the pinned array. */
+	for (uint32_t k = 0; k < entries; k++)
+		bpf_map_delete_elem(st->rings_fd, &k);
 
 	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (st->timer_fd >= 0) {

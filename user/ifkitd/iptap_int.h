@@ -94,7 +94,7 @@ struct reader {
 
 struct iptap_state {
 	struct iptap_bpf *skel;
-	int cfg_fd, fast_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd, jit_fd;
+	int cfg_fd, fast_fd, ifaces_fd, stats_fd, events_fd, rings_fd, filters_fd, rstats_fd, jit_fd;
 	int in_fd, out_fd, sink_fd;
 	int nr_cpus;
 	uint64_t priv_cookie;
