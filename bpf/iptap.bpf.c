@@ -2,7 +2,9 @@
 /*
  * iptap: every IPv4/IPv6 packet of every interface of a namespace, copied
  * in the kernel to each iptap that has raw listeners and written as a PKTAP
- * record to each PKTAP reader's slot of the iptap_events perf ring.
+ * record to each PKTAP reader's ring for this CPU: its BPF ring buffer in
+ * iptap_rings, or the iptap_events perf ring when a perf event sits at the
+ * key (a reader with --perf-ring, bpftool map event_pipe).
  *
  * iptap_in / iptap_out run on tc ingress / egress of every tapped interface
  * (the seed's ipf_input / ipf_output filters).  Their first step is one hash
@@ -757,7 +759,7 @@ __noinline int iptap_slot_output(struct __sk_buff *skb, struct pktap_header *h, 
 	/*
 	 * A perf ring at the key first (a reader without ring buffer, or
 	 * `bpftool map event_pipe` taking the slot over): with none there the
-	 * helper returns ENOENT after ~N ns and the slot's BPF ring buffer is
+	 * helper returns ENOENT (~18 ns) and the slot's BPF ring buffer is
 	 * tried.
 	 */
 	err = bpf_perf_event_output(skb, &iptap_events, (cap << 32) | key, h, sizeof(*h));
