@@ -1508,26 +1508,38 @@ static int fx_up(bool with_iptap)
 	snprintf(t1, sizeof(t1), "a%d", E.seq);
 	snprintf(t2, sizeof(t2), "b%d", E.seq);
 	memset(&E.l, 0, sizeof(E.l));
-	if (h_loader_start(&E.l))
+	if (h_loader_start(&E.l)) {
+		fprintf(stderr, "  fx_up: the loader did not start\n");
 		return -1;
+	}
 	E.up = true;
-	if (h_ns_create(t1, E.ns1, sizeof(E.ns1)) || h_ns_create(t2, E.ns2, sizeof(E.ns2)))
+	if (h_ns_create(t1, E.ns1, sizeof(E.ns1)) || h_ns_create(t2, E.ns2, sizeof(E.ns2))) {
+		fprintf(stderr, "  fx_up: namespaces\n");
 		return -1;
+	}
 	if (h_sh("ip link add ipt%d netns %s type veth peer name ipu%d netns %s", id, E.ns1, id,
 		 E.ns2) ||
 	    h_sh("ip -n %s link set ipt%d name vA && ip -n %s link set ipu%d name vB",
-		 E.ns1, id, E.ns2, id))
+		 E.ns1, id, E.ns2, id)) {
+		fprintf(stderr, "  fx_up: veth\n");
 		return -1;
+	}
 	if (h_sh("ip -n %s addr add 10.61.0.1/24 dev vA && ip -n %s addr add fd00:61::1/64 dev vA nodad"
 		 " && ip -n %s link set vA up", E.ns1, E.ns1, E.ns1) ||
 	    h_sh("ip -n %s addr add 10.61.0.2/24 dev vB && ip -n %s addr add fd00:61::2/64 dev vB nodad"
-		 " && ip -n %s link set vB up", E.ns2, E.ns2, E.ns2))
+		 " && ip -n %s link set vB up", E.ns2, E.ns2, E.ns2)) {
+		fprintf(stderr, "  fx_up: addresses\n");
 		return -1;
+	}
 	/* IPv6 on a fresh veth answers once carrier and addrconf are through. */
-	if (!h_wait_for(v6_answers, NULL, 10000))
+	if (!h_wait_for(v6_answers, NULL, 10000)) {
+		fprintf(stderr, "  fx_up: no IPv6 answer within 10 s\n");
 		return -1;
-	if (with_iptap && h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"))
+	}
+	if (with_iptap && h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create")) {
+		fprintf(stderr, "  fx_up: iptap create: %s\n", out);
 		return -1;
+	}
 	return 0;
 }
 
