@@ -32,10 +32,12 @@
 const volatile __u32 nr_cpus = 1;
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+#ifndef IPTAP_NO_RINGBUF
 extern int bpf_dynptr_from_skb(struct __sk_buff *s, __u64 flags,
 			       struct bpf_dynptr *ptr__uninit) __ksym;
 extern int bpf_dynptr_copy(struct bpf_dynptr *dst_ptr, __u32 dst_off,
 			   struct bpf_dynptr *src_ptr, __u32 src_off, __u32 size) __ksym;
+#endif
 
 /*
  * The namespace of the device the packet is on.  (bpf_get_netns_cookie()
@@ -695,6 +697,14 @@ static __always_inline int slot_filter(struct __sk_buff *skb, __u32 l2, __u32 s)
  * written (it also drains every 100 ms): a wake-up per record would cost
  * more than the record.
  */
+#ifdef IPTAP_NO_RINGBUF
+/* iptap_compat.bpf.o, for kernels without bpf_dynptr_copy: never a ring buffer. */
+static __always_inline long ring_output(struct __sk_buff *skb, struct pktap_header *h,
+					__u32 cap, __u32 key)
+{
+	return -2;
+}
+#else
 static __always_inline long ring_output(struct __sk_buff *skb, struct pktap_header *h,
 					__u32 cap, __u32 key)
 {
@@ -731,6 +741,7 @@ static __always_inline long ring_output(struct __sk_buff *skb, struct pktap_head
 				  BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	return 0;
 }
+#endif
 
 /* One reader slot's owner filters and record.  1 written, 0 filtered, -1 not written. */
 __noinline int iptap_slot_output(struct __sk_buff *skb, struct pktap_header *h, struct who *w,

@@ -2635,6 +2635,37 @@ static void test_killed_reader_rings_freed(void)
 }
 
 /*
+ * A loader on a kernel without BPF ring buffer support (here: told so by
+ * IFKITD_IPTAP_RINGBUF=0) loads iptap_compat.bpf.o; the capture finds no
+ * ring buffers, says so, and reads the perf ring: every packet is there.
+ */
+static void test_compat_perf_ring(void)
+{
+	const char *cap = h_tmp("compat.pcap"), *err = h_tmp("compat.err");
+	char out[64];
+	pid_t c;
+	int up;
+
+	setenv("IFKITD_IPTAP_RINGBUF", "0", 1);
+	up = fx_up(true);
+	unsetenv("IFKITD_IPTAP_RINGBUF");
+	CU_ASSERT_EQUAL_FATAL(up, 0);
+	c = capture_start(err, "-w %s icmp", cap);
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT(wait_text(err, "no BPF ring buffer", 100));
+	CU_ASSERT(wait_text(err, "perf ring 16384 KiB per CPU", 100));
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.05 -q 10.61.0.2 >/dev/null",
+			     E.ns1), 0);
+	CU_ASSERT(wait_lines(cap, "ICMP", 6));
+	h_kill(c, SIGINT);
+	CU_ASSERT_EQUAL(summary_value(err, "packets captured"), 6);
+	CU_ASSERT_EQUAL(summary_value(err, "packets lost in the kernel"), 0);
+	h_sh_out(out, sizeof(out), "grep -c 'without BPF ring buffers\\|no BPF ring buffers' %s",
+		 E.l.log);
+	CU_ASSERT(atoi(out) >= 1);
+}
+
+/*
  * An unprivileged user can neither open the pinned rings (iptap_rings,
  * iptap_events) nor become a PKTAP reader.
  */
@@ -3120,6 +3151,8 @@ static void add_suites(void)
 	CU_add_test(s, "reader SIGKILLed: its ring buffers leave iptap_rings, freed",
 		    test_killed_reader_rings_freed);
 	CU_add_test(s, "unprivileged: no pinned ring, no PKTAP reader", test_unpriv_no_rings);
+	CU_add_test(s, "kernel without ring buffers: compat object, capture on the perf ring",
+		    test_compat_perf_ring);
 	CU_add_test(s, "9th iptap in a namespace refused", test_ninth_iptap_refused);
 	CU_add_test(s, "capture exits 1 when the iptap or the loader goes", test_exit_status_when_things_go);
 	CU_add_test(s, "full disk: exit 1 with ENOSPC, file holds what the summary says",

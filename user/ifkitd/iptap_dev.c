@@ -457,6 +457,9 @@ static int cmd_reader_map(struct ifkitd *d, struct client *c, const struct ifkit
 		return reply_error(r, -EINVAL, "not a PKTAP reader connection (LISTEN first)");
 	if (req->value > 2)
 		return reply_error(r, -EINVAL, "no reader map %u", req->value);
+	if (req->value == 2 && d->iptap->no_ringbuf)
+		return reply_error(r, -EOPNOTSUPP, "the tap programs were loaded without BPF "
+				   "ring buffers (kernel without bpf_dynptr_copy)");
 	r->fd = req->value == 0 ? d->iptap->filters_fd :
 		req->value == 1 ? d->iptap->rstats_fd : d->iptap->rings_fd;
 	r->hdr.value = (__u32)(rd - d->iptap->readers);
