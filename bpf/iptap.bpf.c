@@ -691,7 +691,7 @@ static __always_inline int slot_filter(struct __sk_buff *skb, __u32 l2, __u32 s)
 
 /*
  * The record into the slot's BPF ring buffer for this CPU: reserved at its
- * size, the header written, the packet copied from the skb (paged data
+ * size, the header stored, the packet copied from the skb (paged data
  * too), committed.  0, -ENOENT (no ring at the key) or another error (the
  * ring is full: lost).  The reader is woken once per 1/32 of the ring
  * written (it also drains every 100 ms): a wake-up per record would cost
@@ -720,7 +720,14 @@ static __always_inline long ring_output(struct __sk_buff *skb, struct pktap_head
 		bpf_ringbuf_discard_dynptr(&rec, 0);
 		return -28;	/* ENOSPC */
 	}
-	err = bpf_dynptr_write(&rec, 0, h, sizeof(*h), 0);
+	{
+		/* The header by plain stores into the record (bpf_dynptr_write: ~13 ns more). */
+		void *p = bpf_dynptr_data(&rec, 0, sizeof(*h));
+
+		err = p ? 0 : -22;
+		if (p)
+			__builtin_memcpy(p, h, sizeof(*h));
+	}
 	if (!err)
 		err = bpf_dynptr_from_skb(skb, 0, &pkt);
 	if (!err)
