@@ -2635,6 +2635,43 @@ static void test_killed_reader_rings_freed(void)
 }
 
 /*
+ * Loader and reader both SIGKILLed (the reader stopped first, so it cannot
+ * take its rings out either): the rings stay in the pinned iptap_rings
+ * until the next loader starts, which empties it and so frees them.
+ */
+static void test_restart_empties_rings(void)
+{
+	const char *err = h_tmp("rs.err");
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	__u32 ids[64] = { 0 };
+	struct rings_gone g = { -1, ncpu, ids };
+	char path[256];
+	pid_t c;
+
+	FX_UP(true);
+	CU_ASSERT_FATAL(ncpu > 0 && ncpu <= 64);
+	c = capture_start(err, "-w /dev/null");
+	CU_ASSERT_FATAL(c > 0);
+	snprintf(path, sizeof(path), "%s/iptap_rings", E.l.pin_dir);
+	fd = bpf_obj_get(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	g.fd = fd;
+	for (int i = 0; i < ncpu; i++) {
+		__u32 k = (__u32)i;
+
+		CU_ASSERT_EQUAL(bpf_map_lookup_elem(fd, &k, &ids[i]), 0);
+	}
+	kill(c, SIGSTOP);
+	h_loader_kill(&E.l, SIGKILL);
+	h_kill(c, SIGKILL);
+	CU_ASSERT_FALSE(slot0_rings_gone(&g));	/* nobody took them out */
+	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&E.l), 0);
+	CU_ASSERT(slot0_rings_gone(&g));
+	CU_ASSERT(h_wait_for(ring_maps_freed, &g, 5000));
+	close(fd);
+}
+
+/*
  * A loader on a kernel without BPF ring buffer support (here: told so by
  * IFKITD_IPTAP_RINGBUF=0) loads iptap_compat.bpf.o; the capture finds no
  * ring buffers, says so, and reads the perf ring: every packet is there.
@@ -3151,6 +3188,8 @@ static void add_suites(void)
 	CU_add_test(s, "reader SIGKILLed: its ring buffers leave iptap_rings, freed",
 		    test_killed_reader_rings_freed);
 	CU_add_test(s, "unprivileged: no pinned ring, no PKTAP reader", test_unpriv_no_rings);
+	CU_add_test(s, "loader and reader SIGKILLed: the restarted loader frees the rings",
+		    test_restart_empties_rings);
 	CU_add_test(s, "kernel without ring buffers: compat object, capture on the perf ring",
 		    test_compat_perf_ring);
 	CU_add_test(s, "9th iptap in a namespace refused", test_ninth_iptap_refused);
