@@ -29,7 +29,7 @@ DEPS_STAMP := $(BUILD)/.deps-ok
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
-SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+SKELS      := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h) $(BUILD)/iptap_compat.skel.h
 
 LIB_SRCS   := $(wildcard user/lib/*.c)
 LIB_OBJS   := $(LIB_SRCS:user/lib/%.c=$(BUILD)/obj/lib/%.o)
@@ -79,6 +79,12 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h | $(DEPS_STAMP)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# iptap without BPF ring buffers (kernels without bpf_dynptr_copy, < 6.15): the
+# loader's fall-back when iptap.bpf.o does not load; same maps and programs.
+$(BUILD)/iptap_compat.bpf.o: bpf/iptap.bpf.c $(BUILD)/vmlinux.h | $(DEPS_STAMP)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DIPTAP_NO_RINGBUF $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	@echo "  SKEL    $@"

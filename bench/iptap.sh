@@ -7,7 +7,7 @@
 #   raw-B     the same with tcpdump -B 65536 (its ring, not the tap, limits raw)
 #   nomatch   ifkit iptap capture 'udp port 9' -w /dev/null: a filter that matches
 #             nothing, run in the kernel (no record is written)
-#   pktap     ifkit iptap capture -B 32768 -w /dev/null (perf ring, PKTAP records, lost
+#   pktap     ifkit iptap capture -B 32768 -w /dev/null (BPF ring buffers, PKTAP records, lost
 #             counted; rings of 64 MiB in all on 2 CPUs, as any-B's tcpdump -B 65536)
 #   any       tcpdump -i any -w /dev/null, no iptap (what Linux users run today)
 #   any-B     the same with tcpdump -B 65536 (complete, to compare at equal completeness)

@@ -11,12 +11,15 @@
  *   nomatch  one PKTAP reader whose filter ('udp port 9', or $EXPR) matches
  *            nothing, translated to eBPF as the loader does
  *   full     one PKTAP reader without filter: every run writes a record
- *            (a 32 MiB ring per CPU, drained between rounds; lost must be 0)
+ *            (a 32 MiB ring per CPU, drained between rounds; lost must be 0):
+ *            into a BPF ring buffer per CPU in iptap_rings when the build
+ *            has that map (as `ifkit iptap capture` does), else into the
+ *            perf ring; RING=perf keeps every build on the perf ring
  *   sink     the 2-instruction iptap_sink (what BPF_PROG_TEST_RUN itself costs)
  * A UDP socket bound to the packet's local end carries an owner in
  * iptap_sk_owner, so the record path's socket lookup finds one.
  * Environment: DIR=out|in (iptap_out, default, or iptap_in), ROUNDS (7),
- * REP (20000 runs per full round, 10x that for the others), EXPR.
+ * REP (20000 runs per full round, 10x that for the others), EXPR, RING.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,8 +47,10 @@ static const unsigned char frame[] =
 
 struct obj {
 	struct bpf_object *o;
-	int cfg, fast, ifs, flt, jit, ev, sko, pin, pout, psink;
+	int cfg, fast, ifs, flt, jit, ev, rings, sko, pin, pout, psink;
 	struct perf_buffer *pb;
+	struct ring_buffer *rb;		/* the BPF ring buffers, when the build has them */
+	int rb_fd[64];
 };
 
 struct run {
@@ -63,6 +68,16 @@ static enum bpf_perf_event_ret on_event(void *ctx, int cpu, struct perf_event_he
 	else
 		r->other++;		/* PERF_RECORD_LOST */
 	return LIBBPF_PERF_EVENT_CONT;
+}
+
+static int on_ring(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+
+	(void)data;
+	(void)size;
+	r->records++;
+	return 0;
 }
 
 static int cmp_uint(const void *a, const void *b)
@@ -96,7 +111,8 @@ static int obj_open(struct obj *ob, const char *path, int ncpu, __u64 cookie, in
 			if (nr_cpus && sz >= sizeof(*nr_cpus))
 				*nr_cpus = (__u32)ncpu;
 		}
-		if (!strcmp(bpf_map__name(m), "iptap_events"))
+		if (!strcmp(bpf_map__name(m), "iptap_events") ||
+		    !strcmp(bpf_map__name(m), "iptap_rings"))
 			bpf_map__set_max_entries(m, (__u32)(IPTAP_MAX_READERS * ncpu));
 	}
 	if (bpf_object__load(ob->o))
@@ -111,10 +127,30 @@ static int obj_open(struct obj *ob, const char *path, int ncpu, __u64 cookie, in
 	ob->pin = bpf_program__fd(bpf_object__find_program_by_name(ob->o, "iptap_in"));
 	ob->pout = bpf_program__fd(bpf_object__find_program_by_name(ob->o, "iptap_out"));
 	ob->psink = bpf_program__fd(bpf_object__find_program_by_name(ob->o, "iptap_sink"));
-	/* keys 0..ncpu-1 (slot 0), 32 MiB per CPU */
-	ob->pb = perf_buffer__new_raw(ob->ev, 8192, &attr, on_event, run, NULL);
-	if (!ob->pb)
-		return -errno;
+	ob->rings = bpf_object__find_map_fd_by_name(ob->o, "iptap_rings");
+	if (ob->rings >= 0 && !(getenv("RING") && !strcmp(getenv("RING"), "perf"))) {
+		/* keys 0..ncpu-1 (slot 0), a 32 MiB BPF ring buffer per CPU */
+		for (int i = 0; i < ncpu && i < 64; i++) {
+			__u32 k = (__u32)i;
+
+			ob->rb_fd[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, 32u << 20,
+						      NULL);
+			if (ob->rb_fd[i] < 0 ||
+			    bpf_map_update_elem(ob->rings, &k, &ob->rb_fd[i], BPF_ANY))
+				return -errno;
+			if (!ob->rb)
+				ob->rb = ring_buffer__new(ob->rb_fd[i], on_ring, run, NULL);
+			else if (ring_buffer__add(ob->rb, ob->rb_fd[i], on_ring, run))
+				return -errno;
+			if (!ob->rb)
+				return -errno;
+		}
+	} else {
+		/* keys 0..ncpu-1 (slot 0), 32 MiB per CPU */
+		ob->pb = perf_buffer__new_raw(ob->ev, 8192, &attr, on_event, run, NULL);
+		if (!ob->pb)
+			return -errno;
+	}
 	if (bpf_map_update_elem(ob->ifs, &key, &info, BPF_ANY) ||
 	    bpf_map_update_elem(ob->sko, &sock, &own, BPF_ANY))
 		return -errno;
@@ -206,7 +242,10 @@ int main(int argc, char **argv)
 					return 1;
 				}
 				run.ns[i][mode][r] = t.duration;
-				perf_buffer__consume(ob->pb);
+				if (ob->pb)
+					perf_buffer__consume(ob->pb);
+				else
+					ring_buffer__consume(ob->rb);
 			}
 		}
 	}
@@ -214,7 +253,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nobj; i++) {
 		static const char *const name[MODES] = { "idle", "nomatch", "full", "sink" };
 
-		printf("%-28s", argv[i + 1]);
+		printf("%-28s %s", argv[i + 1], obs[i].pb ? "perf" : "ring");
 		for (int mode = 0; mode < MODES; mode++) {
 			qsort(run.ns[i][mode], (size_t)rounds, sizeof(unsigned int), cmp_uint);
 			printf(" %s %4u (%4u)", name[mode], run.ns[i][mode][rounds / 2],
@@ -225,6 +264,7 @@ int main(int argc, char **argv)
 	printf("records %ld, lost notes %ld\n", run.records, run.other);
 	for (int i = 0; i < nobj; i++) {
 		perf_buffer__free(obs[i].pb);
+		ring_buffer__free(obs[i].rb);
 		bpf_object__close(obs[i].o);
 	}
 	close(jit_fd);

@@ -66,7 +66,7 @@ enum ifkit_cmd {
 	IFKIT_CMD_IPTAP_DESTROY		= IFKIT_CMD(IFKIT_KIND_IPTAP, 2), /* name */
 	IFKIT_CMD_IPTAP_SHOW		= IFKIT_CMD(IFKIT_KIND_IPTAP, 3), /* name ("" = all) -> iptap items */
 	IFKIT_CMD_IPTAP_LISTEN		= IFKIT_CMD(IFKIT_KIND_IPTAP, 4), /* name: this connection is a PKTAP reader until it closes */
-	IFKIT_CMD_IPTAP_READER_MAP	= IFKIT_CMD(IFKIT_KIND_IPTAP, 5), /* on a LISTEN connection: value 0 = iptap_filters, 1 = iptap_reader_stats -> fd */
+	IFKIT_CMD_IPTAP_READER_MAP	= IFKIT_CMD(IFKIT_KIND_IPTAP, 5), /* on a LISTEN connection: value 0 = iptap_filters, 1 = iptap_reader_stats, 2 = iptap_rings -> fd */
 	IFKIT_CMD_IPTAP_FILTER_JIT	= IFKIT_CMD(IFKIT_KIND_IPTAP, 6), /* on a LISTEN connection: run the slot's cBPF filter as eBPF (freplace) */
 };
 

@@ -6,11 +6,12 @@
  * namespace that holds an iptap.  They find their namespace's configuration
  * by netns cookie (one hash lookup: with no listener that is all they do).
  *
- * Records in iptap_events are [struct pktap_header][link header][IP packet]:
+ * Records in iptap_rings (BPF ring buffers) and iptap_events (perf ring) are
+ * [struct pktap_header][link header][IP packet]:
  * pth_length = 156 + pth_frame_pre_length, so a PKTAP decoder takes the
  * packet at the IP header (pth_dlt 12, raw IP); `ifkit iptap capture`
  * rewrites them to a plain 156-byte header followed by the IP packet.
- * The array has IPTAP_MAX_READERS slots of nr_cpus entries each: reader
+ * Both arrays have IPTAP_MAX_READERS slots of nr_cpus entries each: reader
  * slot s owns keys s * nr_cpus + cpu.
  */
 #ifndef IFKIT_IPTAP_H
@@ -19,7 +20,7 @@
 #include "ifkit/pktap.h"
 
 #define IPTAP_MAX_PER_NS	8	/* iptaps with raw listeners per namespace */
-#define IPTAP_MAX_READERS	8	/* concurrent PKTAP readers (perf ring slots) */
+#define IPTAP_MAX_READERS	8	/* concurrent PKTAP readers (ring slots) */
 #define IPTAP_MAX_NS		64	/* tapped namespaces */
 #define IPTAP_MAX_IFACES	4096	/* tapped interfaces, all namespaces */
 #define IPTAP_DEFAULT_SNAPLEN	65535

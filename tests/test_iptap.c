@@ -407,6 +407,7 @@ static int bpf_init(void)
 		return -1;
 	B.skel->rodata->nr_cpus = (__u32)B.ncpu;
 	bpf_map__set_max_entries(B.skel->maps.iptap_events, (__u32)(IPTAP_MAX_READERS * B.ncpu));
+	bpf_map__set_max_entries(B.skel->maps.iptap_rings, (__u32)(IPTAP_MAX_READERS * B.ncpu));
 	return iptap_bpf__load(B.skel) ? -1 : 0;
 }
 
@@ -929,6 +930,179 @@ static void reader_stat_sum(__u32 slot, struct iptap_reader_stat *sum)
 	free(per);
 }
 
+static int ring_rec_cb(void *ctx, void *data, size_t size)
+{
+	struct rec_ctx *rc = ctx;
+
+	rc->n++;
+	rc->size = size < sizeof(rc->data) ? (uint32_t)size : sizeof(rc->data);
+	memcpy(rc->data, data, rc->size);
+	return 0;
+}
+
+/* BPF ring buffers of size bytes at slot 0's keys of iptap_rings, read by rb. */
+static struct ring_buffer *slot0_ringbufs(int *fds, uint32_t size, struct rec_ctx *rc)
+{
+	int rings_fd = bpf_map__fd(B.skel->maps.iptap_rings);
+	struct ring_buffer *rb = NULL;
+
+	for (int i = 0; i < B.ncpu; i++) {
+		__u32 k = (__u32)i;
+
+		fds[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "tst_ring", 0, 0, size, NULL);
+		if (fds[i] < 0 || bpf_map_update_elem(rings_fd, &k, &fds[i], BPF_ANY))
+			return NULL;
+		if (!rb)
+			rb = ring_buffer__new(fds[i], ring_rec_cb, rc, NULL);
+		else if (ring_buffer__add(rb, fds[i], ring_rec_cb, rc))
+			return NULL;
+		if (!rb)
+			return NULL;
+	}
+	return rb;
+}
+
+static void slot0_ringbufs_free(struct ring_buffer *rb, int *fds)
+{
+	int rings_fd = bpf_map__fd(B.skel->maps.iptap_rings);
+
+	ring_buffer__free(rb);
+	for (int i = 0; i < B.ncpu; i++) {
+		__u32 k = (__u32)i;
+
+		bpf_map_delete_elem(rings_fd, &k);
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+}
+
+/*
+ * The record in the slot's BPF ring buffer is the perf ring's record byte
+ * for byte (but the time); with a perf ring at the key too (bpftool's
+ * event_pipe taking the slot over) the record goes there; a full ring
+ * buffer counts each record it cannot take as lost, exactly (written +
+ * lost = runs, and the ring holds the written ones); with neither ring the
+ * record counts as unmapped.
+ */
+static void test_bpf_ringbuf_records(void)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
+		.wakeup_events = 1 };
+	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
+	int *fds = calloc((size_t)B.ncpu, sizeof(int));
+	struct rec_ctx pc = { 0 }, rc = { 0 };
+	struct iptap_reader_stat a, b;
+	struct perf_buffer *pb = NULL;
+	struct ring_buffer *rb = NULL;
+	struct pktap_header hp, hr;
+	const uint8_t *pkt;
+	uint32_t cap, orig;
+	__u32 ret;
+
+	CU_ASSERT_FATAL(cpus && keys && fds);
+	for (int i = 0; i < B.ncpu; i++) {
+		cpus[i] = i;
+		keys[i] = i;	/* slot 0 */
+		fds[i] = -1;
+	}
+	{
+		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
+			    .map_keys = keys);
+
+		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
+					  rec_cb, &pc, &popts);
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+	set_cfg(0, 1);
+	/* The perf ring's record. */
+	CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
+	perf_buffer__consume(pb);
+	CU_ASSERT_EQUAL_FATAL(pc.n, 1);
+
+	/* Both rings: the perf ring's entry wins (bpftool map event_pipe). */
+	rb = slot0_ringbufs(fds, 4096, &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rb);
+	CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
+	perf_buffer__consume(pb);
+	ring_buffer__consume(rb);
+	CU_ASSERT_EQUAL(pc.n, 2);
+	CU_ASSERT_EQUAL(rc.n, 0);
+
+	/* The ring buffer alone: the same record. */
+	perf_buffer__free(pb);		/* takes its entries out of iptap_events */
+	pb = NULL;
+	reader_stat_sum(0, &a);
+	CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
+	ring_buffer__consume(rb);
+	reader_stat_sum(0, &b);
+	CU_ASSERT_EQUAL(b.records, a.records + 1);
+	CU_ASSERT_EQUAL(b.lost, a.lost);
+	CU_ASSERT_EQUAL_FATAL(rc.n, 1);
+	/* Exactly header + frame (the perf sample's raw size includes its padding). */
+	CU_ASSERT_EQUAL(rc.size, sizeof(struct pktap_header) + 14 + sizeof(ip4_pkt));
+	CU_ASSERT(pc.size >= rc.size && pc.size < rc.size + 8);
+	CU_ASSERT_EQUAL_FATAL(iptap_record_decode(pc.data, pc.size, &hp, &pkt, &cap, &orig), 0);
+	CU_ASSERT_EQUAL_FATAL(iptap_record_decode(rc.data, rc.size, &hr, &pkt, &cap, &orig), 0);
+	CU_ASSERT_EQUAL(cap, sizeof(ip4_pkt));
+	CU_ASSERT_EQUAL(memcmp(pkt, ip4_pkt, sizeof(ip4_pkt)), 0);
+	CU_ASSERT_STRING_EQUAL(hr.pth_ifname, "lo");
+	CU_ASSERT_EQUAL(hr.pth_flags, PTH_FLAG_DIR_OUT);
+	/* Byte for byte but the time. */
+	memset(&pc.data[offsetof(struct pktap_header, pth_tstamp)], 0, sizeof(hp.pth_tstamp));
+	memset(&rc.data[offsetof(struct pktap_header, pth_tstamp)], 0, sizeof(hr.pth_tstamp));
+	CU_ASSERT_EQUAL(memcmp(pc.data, rc.data, rc.size < pc.size ? rc.size : pc.size), 0);
+
+	/* A full ring: 100 runs into 4 KiB, every one written or lost, none both. */
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, topts, .repeat = 100);
+		uint8_t frame[14 + sizeof(ip4_pkt)];
+		struct __sk_buff ctx = { .ifindex = 0 };
+		int n0 = rc.n;
+
+		memset(frame, 0, sizeof(frame));
+		memcpy(frame, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+		memcpy(frame + 14, ip4_pkt, sizeof(ip4_pkt));
+		topts.data_in = frame;
+		topts.data_size_in = sizeof(frame);
+		topts.ctx_in = &ctx;
+		topts.ctx_size_in = sizeof(ctx);
+		reader_stat_sum(0, &a);
+		CU_ASSERT_FATAL(h_enter_ns(B.ns) == 0);
+		CU_ASSERT_EQUAL(bpf_prog_test_run_opts(bpf_program__fd(B.skel->progs.iptap_out),
+						       &topts), 0);
+		h_leave_ns();
+		ring_buffer__consume(rb);
+		reader_stat_sum(0, &b);
+		fprintf(stderr, "  full ring: %llu written, %llu lost, %d read\n",
+			(unsigned long long)(b.records - a.records),
+			(unsigned long long)(b.lost - a.lost), rc.n - n0);
+		CU_ASSERT(b.lost > a.lost);
+		CU_ASSERT(b.records > a.records);
+		CU_ASSERT_EQUAL(b.records - a.records + b.lost - a.lost, 100);
+		CU_ASSERT_EQUAL((uint64_t)(rc.n - n0), b.records - a.records);
+		CU_ASSERT_EQUAL(b.unmapped, a.unmapped);
+	}
+
+	/* No ring at all: unmapped. */
+	slot0_ringbufs_free(rb, fds);
+	rb = NULL;
+	reader_stat_sum(0, &a);
+	CU_ASSERT_EQUAL(run_frame(B.skel->progs.iptap_out, F_IPV4, &ret), 0);
+	reader_stat_sum(0, &b);
+	CU_ASSERT_EQUAL(b.unmapped, a.unmapped + 1);
+	CU_ASSERT_EQUAL(b.records, a.records);
+	CU_ASSERT_EQUAL(b.lost, a.lost);
+
+	if (rb)
+		slot0_ringbufs_free(rb, fds);
+	perf_buffer__free(pb);
+	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+	free(cpus);
+	free(keys);
+	free(fds);
+}
+
 /*
  * A reader's filter is decided before anything a record needs: without the
  * interface's iptap_ifaces entry (the record's name, type and unit) a packet
@@ -1334,26 +1508,38 @@ static int fx_up(bool with_iptap)
 	snprintf(t1, sizeof(t1), "a%d", E.seq);
 	snprintf(t2, sizeof(t2), "b%d", E.seq);
 	memset(&E.l, 0, sizeof(E.l));
-	if (h_loader_start(&E.l))
+	if (h_loader_start(&E.l)) {
+		fprintf(stderr, "  fx_up: the loader did not start\n");
 		return -1;
+	}
 	E.up = true;
-	if (h_ns_create(t1, E.ns1, sizeof(E.ns1)) || h_ns_create(t2, E.ns2, sizeof(E.ns2)))
+	if (h_ns_create(t1, E.ns1, sizeof(E.ns1)) || h_ns_create(t2, E.ns2, sizeof(E.ns2))) {
+		fprintf(stderr, "  fx_up: namespaces\n");
 		return -1;
+	}
 	if (h_sh("ip link add ipt%d netns %s type veth peer name ipu%d netns %s", id, E.ns1, id,
 		 E.ns2) ||
 	    h_sh("ip -n %s link set ipt%d name vA && ip -n %s link set ipu%d name vB",
-		 E.ns1, id, E.ns2, id))
+		 E.ns1, id, E.ns2, id)) {
+		fprintf(stderr, "  fx_up: veth\n");
 		return -1;
+	}
 	if (h_sh("ip -n %s addr add 10.61.0.1/24 dev vA && ip -n %s addr add fd00:61::1/64 dev vA nodad"
 		 " && ip -n %s link set vA up", E.ns1, E.ns1, E.ns1) ||
 	    h_sh("ip -n %s addr add 10.61.0.2/24 dev vB && ip -n %s addr add fd00:61::2/64 dev vB nodad"
-		 " && ip -n %s link set vB up", E.ns2, E.ns2, E.ns2))
+		 " && ip -n %s link set vB up", E.ns2, E.ns2, E.ns2)) {
+		fprintf(stderr, "  fx_up: addresses\n");
 		return -1;
+	}
 	/* IPv6 on a fresh veth answers once carrier and addrconf are through. */
-	if (!h_wait_for(v6_answers, NULL, 10000))
+	if (!h_wait_for(v6_answers, NULL, 10000)) {
+		fprintf(stderr, "  fx_up: no IPv6 answer within 10 s\n");
 		return -1;
-	if (with_iptap && h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"))
+	}
+	if (with_iptap && h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create")) {
+		fprintf(stderr, "  fx_up: iptap create: %s\n", out);
 		return -1;
+	}
 	return 0;
 }
 
@@ -2308,9 +2494,11 @@ static void test_pcapng_whole_for_tcpdump(void)
 /*
  * A reader that stops reading (SIGSTOP) with a small ring: the kernel
  * cannot write most records.  Every one is counted, in `show` while it
- * happens and in the summary at the end, and captured + lost = sent.
+ * happens and in the summary at the end, and captured + lost = sent; the
+ * sender is not held up (ping -f ends).  With the BPF ring buffers (the
+ * default) and with --perf-ring.
  */
-static void test_loss_counted(void)
+static void loss_counted(const char *ring_opt, const char *ring_name)
 {
 	const char *cap = h_tmp("loss.pcap"), *err = h_tmp("loss.err");
 	char out[128];
@@ -2318,8 +2506,9 @@ static void test_loss_counted(void)
 	pid_t c;
 
 	FX_UP(true);
-	c = capture_start(err, "-B 64 -w %s icmp", cap);
+	c = capture_start(err, "-B 64 %s -w %s icmp", ring_opt, cap);
 	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT(wait_text(err, ring_name, 100));
 	kill(c, SIGSTOP);
 	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -f -c 3000 -s 1000 -q 10.61.0.2 >/dev/null",
 			     E.ns1), 0);
@@ -2336,6 +2525,203 @@ static void test_loss_counted(void)
 	CU_ASSERT(shown_lost > 0 && shown_lost <= lost);
 	CU_ASSERT_EQUAL(captured, in_file);
 	CU_ASSERT_EQUAL(captured + lost, 6000);	/* 3000 requests and 3000 replies */
+}
+
+static void test_loss_counted(void)
+{
+	loss_counted("", "BPF ring buffer 64 KiB per CPU");
+}
+
+static void test_loss_counted_perf(void)
+{
+	loss_counted("--perf-ring", "perf ring 64 KiB per CPU");
+}
+
+struct rings_gone {
+	int fd, ncpu;
+	const __u32 *ids;
+};
+
+static bool slot0_rings_gone(void *arg)
+{
+	struct rings_gone *g = arg;
+
+	for (int i = 0; i < g->ncpu; i++) {
+		__u32 k = (__u32)i, id;
+
+		if (bpf_map_lookup_elem(g->fd, &k, &id) == 0 || errno != ENOENT)
+			return false;
+	}
+	return true;
+}
+
+static bool ring_maps_freed(void *arg)
+{
+	struct rings_gone *g = arg;
+
+	for (int i = 0; i < g->ncpu; i++) {
+		int fd = bpf_map_get_fd_by_id(g->ids[i]);
+
+		if (fd >= 0) {
+			close(fd);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void pinned_slot_stat(int fd, __u32 slot, int ncpu, struct iptap_reader_stat *sum)
+{
+	struct iptap_reader_stat per[64];
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu > 64 || bpf_map_lookup_elem(fd, &slot, per))
+		return;
+	for (int i = 0; i < ncpu; i++) {
+		sum->records += per[i].records;
+		sum->lost += per[i].lost;
+		sum->unmapped += per[i].unmapped;
+		sum->filtered += per[i].filtered;
+	}
+}
+
+/*
+ * A reader killed with SIGKILL cannot take its BPF ring buffers out of
+ * iptap_rings: the loader does when the LISTEN connection closes, the
+ * rings are freed (their map ids go away), and the slot costs nothing any
+ * more (no record, lost or unmapped count grows under traffic).
+ */
+static void test_killed_reader_rings_freed(void)
+{
+	const char *err = h_tmp("kill.err");
+	int ncpu = libbpf_num_possible_cpus(), fd, sfd;
+	__u32 ids[64] = { 0 };
+	struct rings_gone g = { -1, ncpu, ids };
+	struct iptap_reader_stat a, b;
+	char path[256];
+	pid_t c;
+
+	FX_UP(true);
+	CU_ASSERT_FATAL(ncpu > 0 && ncpu <= 64);
+	c = capture_start(err, "-w /dev/null");
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT(wait_text(err, "BPF ring buffer", 100));
+	snprintf(path, sizeof(path), "%s/iptap_rings", E.l.pin_dir);
+	fd = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/iptap_reader_stats", E.l.pin_dir);
+	sfd = bpf_obj_get(path);
+	CU_ASSERT_FATAL(fd >= 0 && sfd >= 0);
+	g.fd = fd;
+	for (int i = 0; i < ncpu; i++) {
+		__u32 k = (__u32)i;
+
+		CU_ASSERT_EQUAL(bpf_map_lookup_elem(fd, &k, &ids[i]), 0);
+		CU_ASSERT(ids[i] != 0);
+	}
+	h_kill(c, SIGKILL);
+	CU_ASSERT(h_wait_for(slot0_rings_gone, &g, 3000));
+	CU_ASSERT(h_wait_for(ring_maps_freed, &g, 5000));
+	/* The loader answers `show` after it handled the close (the slot left the mask). */
+	CU_ASSERT(wait_field("iptap0", "pktap_listeners", 0));
+	pinned_slot_stat(sfd, 0, ncpu, &a);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 20 -i 0.01 -q 10.61.0.2 >/dev/null",
+			     E.ns1), 0);
+	pinned_slot_stat(sfd, 0, ncpu, &b);
+	CU_ASSERT_EQUAL(b.records, a.records);
+	CU_ASSERT_EQUAL(b.lost, a.lost);
+	CU_ASSERT_EQUAL(b.unmapped, a.unmapped);
+	close(fd);
+	close(sfd);
+}
+
+/*
+ * Loader and reader both SIGKILLed (the reader stopped first, so it cannot
+ * take its rings out either): the rings stay in the pinned iptap_rings
+ * until the next loader starts, which empties it and so frees them.
+ */
+static void test_restart_empties_rings(void)
+{
+	const char *err = h_tmp("rs.err");
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	__u32 ids[64] = { 0 };
+	struct rings_gone g = { -1, ncpu, ids };
+	char path[256];
+	pid_t c;
+
+	FX_UP(true);
+	CU_ASSERT_FATAL(ncpu > 0 && ncpu <= 64);
+	c = capture_start(err, "-w /dev/null");
+	CU_ASSERT_FATAL(c > 0);
+	snprintf(path, sizeof(path), "%s/iptap_rings", E.l.pin_dir);
+	fd = bpf_obj_get(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	g.fd = fd;
+	for (int i = 0; i < ncpu; i++) {
+		__u32 k = (__u32)i;
+
+		CU_ASSERT_EQUAL(bpf_map_lookup_elem(fd, &k, &ids[i]), 0);
+	}
+	kill(c, SIGSTOP);
+	h_loader_kill(&E.l, SIGKILL);
+	h_kill(c, SIGKILL);
+	CU_ASSERT_FALSE(slot0_rings_gone(&g));	/* nobody took them out */
+	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&E.l), 0);
+	CU_ASSERT(slot0_rings_gone(&g));
+	CU_ASSERT(h_wait_for(ring_maps_freed, &g, 5000));
+	close(fd);
+}
+
+/*
+ * A loader on a kernel without BPF ring buffer support (here: told so by
+ * IFKITD_IPTAP_RINGBUF=0) loads iptap_compat.bpf.o; the capture finds no
+ * ring buffers, says so, and reads the perf ring: every packet is there.
+ */
+static void test_compat_perf_ring(void)
+{
+	const char *cap = h_tmp("compat.pcap"), *err = h_tmp("compat.err");
+	char out[64];
+	pid_t c;
+	int up;
+
+	setenv("IFKITD_IPTAP_RINGBUF", "0", 1);
+	up = fx_up(true);
+	unsetenv("IFKITD_IPTAP_RINGBUF");
+	CU_ASSERT_EQUAL_FATAL(up, 0);
+	c = capture_start(err, "-w %s icmp", cap);
+	CU_ASSERT_FATAL(c > 0);
+	CU_ASSERT(wait_text(err, "no BPF ring buffer", 100));
+	CU_ASSERT(wait_text(err, "perf ring 16384 KiB per CPU", 100));
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.05 -q 10.61.0.2 >/dev/null",
+			     E.ns1), 0);
+	CU_ASSERT(wait_lines(cap, "ICMP", 6));
+	h_kill(c, SIGINT);
+	CU_ASSERT_EQUAL(summary_value(err, "packets captured"), 6);
+	CU_ASSERT_EQUAL(summary_value(err, "packets lost in the kernel"), 0);
+	h_sh_out(out, sizeof(out), "grep -c 'without BPF ring buffers\\|no BPF ring buffers' %s",
+		 E.l.log);
+	CU_ASSERT(atoi(out) >= 1);
+}
+
+/*
+ * An unprivileged user can neither open the pinned rings (iptap_rings,
+ * iptap_events) nor become a PKTAP reader.
+ */
+static void test_unpriv_no_rings(void)
+{
+	char out[512];
+
+	FX_UP(true);
+	CU_ASSERT_NOT_EQUAL(h_sh("setpriv --reuid 65534 --regid 65534 --clear-groups "
+				 "bpftool map show pinned %s/iptap_rings >/dev/null 2>&1",
+				 E.l.pin_dir), 0);
+	CU_ASSERT_NOT_EQUAL(h_sh("setpriv --reuid 65534 --regid 65534 --clear-groups "
+				 "bpftool map show pinned %s/iptap_events >/dev/null 2>&1",
+				 E.l.pin_dir), 0);
+	CU_ASSERT_EQUAL(h_sh("bpftool map show pinned %s/iptap_rings >/dev/null 2>&1",
+			     E.l.pin_dir), 0);	/* root can: the test tests something */
+	CU_ASSERT_NOT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s setpriv --reuid 65534 "
+				     "--regid 65534 --clear-groups %s -s %s iptap capture -c 1 "
+				     "-w /dev/null 2>&1", E.ns1, h_bin("ifkit"), E.l.sock), 0);
 }
 
 /*
@@ -2763,6 +3149,8 @@ static void add_suites(void)
 	CU_add_test(s, "PKTAP records for IP only, header fields", test_bpf_pktap_records);
 	CU_add_test(s, "record fields: interface, direction, owner, svc", test_bpf_record_fields);
 	CU_add_test(s, "pcap-filter expressions run in the kernel", test_bpf_filter_expression);
+	CU_add_test(s, "BPF ring buffer: the perf record, perf first, full ring lost exactly",
+		    test_bpf_ringbuf_records);
 	CU_add_test(s, "a filter decides before the interface lookup", test_bpf_filter_before_lookups);
 	CU_add_test(s, "cBPF -> eBPF: expressions decide as libpcap", test_jit_agrees_with_libpcap);
 	CU_add_test(s, "cBPF -> eBPF: random valid programs return what libpcap returns",
@@ -2796,6 +3184,14 @@ static void add_suites(void)
 		    test_pcapng_whole_for_tcpdump);
 	CU_add_test(s, "slow reader: every lost record counted (show, summary)", test_loss_counted);
 	CU_add_test(s, "records wrapping around a small ring arrive whole", test_ring_wrap_whole);
+	CU_add_test(s, "slow reader, --perf-ring: every record counted", test_loss_counted_perf);
+	CU_add_test(s, "reader SIGKILLed: its ring buffers leave iptap_rings, freed",
+		    test_killed_reader_rings_freed);
+	CU_add_test(s, "unprivileged: no pinned ring, no PKTAP reader", test_unpriv_no_rings);
+	CU_add_test(s, "loader and reader SIGKILLed: the restarted loader frees the rings",
+		    test_restart_empties_rings);
+	CU_add_test(s, "kernel without ring buffers: compat object, capture on the perf ring",
+		    test_compat_perf_ring);
 	CU_add_test(s, "9th iptap in a namespace refused", test_ninth_iptap_refused);
 	CU_add_test(s, "capture exits 1 when the iptap or the loader goes", test_exit_status_when_things_go);
 	CU_add_test(s, "full disk: exit 1 with ENOSPC, file holds what the summary says",

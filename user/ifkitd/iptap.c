@@ -21,7 +21,7 @@
  * are the packet sockets bound to the iptap (from /proc/net/packet of its
  * namespace, re-read every 250 ms and before every `show`), PKTAP listeners
  * are the open IFKIT_CMD_IPTAP_LISTEN connections, each owning one slot of
- * the iptap_events perf ring.
+ * the iptap_events perf ring and of iptap_rings (its BPF ring buffers).
  *
  * iptaps live as long as the loader: its exit (or death) closes the TUN
  * descriptors, which removes the devices.  Tap programs a killed loader left
@@ -61,9 +61,49 @@ static void map_clear(int fd, size_t key_size)
 	bpfmap_walk(fd, key_size, clear_one, &ca);
 }
 
-static int iptap_init(struct ifkitd *d)
+/*
+ * iptap_compat.bpf.o is iptap.bpf.c built without the BPF ring buffer write
+ * (for kernels without bpf_dynptr_copy): the same maps and programs, so its
+ * skeleton has iptap_bpf's layout and is used through it.
+ */
+_Static_assert(sizeof(struct iptap_compat_bpf) == sizeof(struct iptap_bpf) &&
+	       offsetof(struct iptap_compat_bpf, maps.iptap_rings) ==
+	       offsetof(struct iptap_bpf, maps.iptap_rings) &&
+	       offsetof(struct iptap_compat_bpf, progs.iptap_connect6) ==
+	       offsetof(struct iptap_bpf, progs.iptap_connect6) &&
+	       offsetof(struct iptap_compat_bpf, rodata) == offsetof(struct iptap_bpf, rodata),
+	       "iptap_compat.skel.h and iptap.skel.h differ");
+
+/* Open and load the tap programs (compat: without BPF ring buffers); 0 or -errno. */
+static int iptap_load(struct ifkitd *d, struct iptap_state *st, bool compat)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
+	uint32_t entries = (uint32_t)(IPTAP_MAX_READERS * st->nr_cpus);
+	int err;
+
+	st->skel = compat ? (struct iptap_bpf *)iptap_compat_bpf__open_opts(&oopts) :
+		   iptap_bpf__open_opts(&oopts);
+	if (!st->skel) {
+		err = -errno;
+		return err ? err : -ENOMEM;
+	}
+	st->skel->rodata->nr_cpus = (__u32)st->nr_cpus;
+	bpf_map__set_max_entries(st->skel->maps.iptap_events, entries);
+	bpf_map__set_max_entries(st->skel->maps.iptap_rings, entries);
+	err = iptap_bpf__load(st->skel);
+	if (err) {
+		iptap_bpf__destroy(st->skel);
+		st->skel = NULL;
+		return err;
+	}
+	st->no_ringbuf = compat;
+	return 0;
+}
+
+static int iptap_init(struct ifkitd *d)
+{
+	const char *rb = getenv("IFKITD_IPTAP_RINGBUF");
+	bool compat = rb && !strcmp(rb, "0");	/* as on a kernel without them (tests) */
 	struct iptap_state *st;
 	uint32_t entries;
 	int err;
@@ -73,48 +113,40 @@ static int iptap_init(struct ifkitd *d)
 		return -ENOMEM;
 	st->nr_cpus = libbpf_num_possible_cpus();
 	st->timer_fd = -1;
-	st->skel = iptap_bpf__open_opts(&oopts);
-	if (!st->skel) {
-		err = -errno;
-		pr_err("iptap: open BPF object: %s", strerror(-err));
-		free(st);
-		return err;
-	}
-	st->skel->rodata->nr_cpus = (__u32)st->nr_cpus;
 	entries = (uint32_t)(IPTAP_MAX_READERS * st->nr_cpus);
-	bpf_map__set_max_entries(st->skel->maps.iptap_events, entries);
-	err = iptap_bpf__load(st->skel);
+	err = iptap_load(d, st, compat);
 	if (err) {
 		/* A pin from a build with another layout or CPU count: start afresh. */
 		char path[512];
 		static const char *const pins[] = { "iptap_ns_cfg", "iptap_ns_fast", "iptap_ifaces",
 			"iptap_stats", "iptap_events", "iptap_sk_owner", "iptap_filters",
-			"iptap_reader_stats" };
+			"iptap_reader_stats", "iptap_rings" };
 
 		pr_warn("iptap: load failed (%s); replacing old pins", strerror(-err));
-		iptap_bpf__destroy(st->skel);
 		for (size_t i = 0; i < sizeof(pins) / sizeof(pins[0]); i++) {
 			snprintf(path, sizeof(path), "%s/%s", d->pin_dir, pins[i]);
 			unlink(path);
 		}
-		st->skel = iptap_bpf__open_opts(&oopts);
-		if (st->skel) {
-			st->skel->rodata->nr_cpus = (__u32)st->nr_cpus;
-			bpf_map__set_max_entries(st->skel->maps.iptap_events, entries);
-			err = iptap_bpf__load(st->skel);
-		}
-		if (!st->skel || err) {
-			pr_err("iptap: load BPF object: %s", strerror(-err));
-			iptap_bpf__destroy(st->skel);
-			free(st);
-			return err ? err : -ENOMEM;
-		}
+		err = iptap_load(d, st, compat);
 	}
+	if (err && !compat) {
+		pr_warn("iptap: load failed (%s); loading it without BPF ring buffers "
+			"(readers use the perf ring)", strerror(-err));
+		err = iptap_load(d, st, true);
+	}
+	if (err) {
+		pr_err("iptap: load BPF object: %s", strerror(-err));
+		free(st);
+		return err;
+	}
+	if (st->no_ringbuf)
+		pr_info("iptap: no BPF ring buffers: PKTAP readers use the perf ring");
 	st->cfg_fd = bpf_map__fd(st->skel->maps.iptap_ns_cfg);
 	st->fast_fd = bpf_map__fd(st->skel->maps.iptap_ns_fast);
 	st->ifaces_fd = bpf_map__fd(st->skel->maps.iptap_ifaces);
 	st->stats_fd = bpf_map__fd(st->skel->maps.iptap_stats);
 	st->events_fd = bpf_map__fd(st->skel->maps.iptap_events);
+	st->rings_fd = bpf_map__fd(st->skel->maps.iptap_rings);
 	st->filters_fd = bpf_map__fd(st->skel->maps.iptap_filters);
 	st->rstats_fd = bpf_map__fd(st->skel->maps.iptap_reader_stats);
 	st->jit_fd = bpf_map__fd(st->skel->maps.iptap_jit);
@@ -129,6 +161,9 @@ static int iptap_init(struct ifkitd *d)
 	map_clear(st->cfg_fd, sizeof(__u64));
 	iptap_ns_fast_clear(st);
 	map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
+	/* Readers of a killed loader: their rings would stay in the pinned array. */
+	for (uint32_t k = 0; k < entries; k++)
+		bpf_map_delete_elem(st->rings_fd, &k);
 
 	st->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (st->timer_fd >= 0) {

@@ -373,6 +373,8 @@ static void reader_close(struct ifkitd *d, struct client *c)
 		__u32 key = (__u32)((rd - d->iptap->readers) * d->iptap->nr_cpus + i);
 
 		bpf_map_delete_elem(d->iptap->events_fd, &key);
+		/* Its BPF ring buffers too: a dead reader's rings are freed with it. */
+		bpf_map_delete_elem(d->iptap->rings_fd, &key);
 	}
 	reader_jit_drop(d->iptap, rd);
 	reader_slot_reset(d->iptap, (uint32_t)(rd - d->iptap->readers), false);
@@ -441,7 +443,10 @@ static int cmd_listen(struct ifkitd *d, struct client *c, const struct ifkit_req
 /*
  * The reader's own maps, lent on its LISTEN connection: it writes its
  * filter into iptap_filters[slot] before it maps its rings (so no record
- * reaches it unfiltered) and reads its counters from iptap_reader_stats.
+ * reaches it unfiltered) and reads its counters from iptap_reader_stats;
+ * it puts the BPF ring buffers it creates into iptap_rings at its slot's
+ * keys (deleted here when the connection closes, so a killed reader's rings
+ * do not stay).
  */
 static int cmd_reader_map(struct ifkitd *d, struct client *c, const struct ifkit_req *req,
 			  struct reply *r)
@@ -450,9 +455,13 @@ static int cmd_reader_map(struct ifkitd *d, struct client *c, const struct ifkit
 
 	if (!rd || c->on_close != reader_close)
 		return reply_error(r, -EINVAL, "not a PKTAP reader connection (LISTEN first)");
-	if (req->value > 1)
+	if (req->value > 2)
 		return reply_error(r, -EINVAL, "no reader map %u", req->value);
-	r->fd = req->value == 0 ? d->iptap->filters_fd : d->iptap->rstats_fd;
+	if (req->value == 2 && d->iptap->no_ringbuf)
+		return reply_error(r, -EOPNOTSUPP, "the tap programs were loaded without BPF "
+				   "ring buffers (kernel without bpf_dynptr_copy)");
+	r->fd = req->value == 0 ? d->iptap->filters_fd :
+		req->value == 1 ? d->iptap->rstats_fd : d->iptap->rings_fd;
 	r->hdr.value = (__u32)(rd - d->iptap->readers);
 	return 0;
 }

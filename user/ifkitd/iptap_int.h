@@ -35,6 +35,7 @@
 #include "bpfmap.h"
 #include "iptap.h"
 #include "iptap.skel.h"
+#include "iptap_compat.skel.h"
 #include "iptap_jit.h"
 #include "iptap_util.h"
 #include "ifkitd.h"
@@ -94,8 +95,9 @@ struct reader {
 
 struct iptap_state {
 	struct iptap_bpf *skel;
-	int cfg_fd, fast_fd, ifaces_fd, stats_fd, events_fd, filters_fd, rstats_fd, jit_fd;
+	int cfg_fd, fast_fd, ifaces_fd, stats_fd, events_fd, rings_fd, filters_fd, rstats_fd, jit_fd;
 	int in_fd, out_fd, sink_fd;
+	bool no_ringbuf;	/* iptap_compat.bpf.o loaded: readers use the perf ring */
 	int nr_cpus;
 	uint64_t priv_cookie;
 	struct tap_ns *nss;
