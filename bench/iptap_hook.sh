@@ -7,10 +7,13 @@
 #   idle     iptap0 exists, nobody listens
 #   nomatch  ifkit iptap capture -w /dev/null udp port 9 (a filter that matches nothing)
 # Hooks and modes alternate within each of BENCH_RUNS rounds, so drift hits
-# all alike; figures are medians with min-max, and ratios against "none" of
-# the same hook.  bench/iptap_cost.sh measures the program alone
+# all alike; figures are medians with min-max, the ratio of the medians to
+# "none" of the same hook, and (r:) the median of the per-round ratios (each
+# run against the "none" run of its own round and hook, seconds apart: less
+# exposed to a load that comes and goes).  bench/iptap_cost.sh measures the program alone
 # (BPF_PROG_TEST_RUN); this measures the hook around it.
-# Usage: BENCH_RUNS=5 BENCH_SECS=3 BUILD=build bench/iptap_hook.sh   (as root)
+# Usage: BENCH_RUNS=5 BENCH_SECS=3 BUILD=build bench/iptap_hook.sh   (as root;
+#        SHOW_RUNS=1 also prints every run, in round order)
 set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -50,9 +53,13 @@ udp_run() {
 	ip netns exec "$nb" taskset -c 1 iperf3 -s -B 10.213.0.2 -1 >/dev/null 2>&1 &
 	s=$!
 	sleep 0.4
+	# pps that arrived, and the sender's CPU (its process, with the softirq work it
+	# does: the egress tap, the veth and the peer's receive) per packet sent, in ns
 	ip netns exec "$na" taskset -c 0 iperf3 -c 10.213.0.2 -u -b 0 -l 64 -t "$BENCH_SECS" -J \
 		2>/dev/null |
-		jq -r '.end.sum as $s | if $s then (($s.packets - $s.lost_packets) / $s.seconds | floor) else 0 end'
+		jq -r '.end.sum as $s | .end.cpu_utilization_percent.host_total as $c |
+		       if $s then "\(($s.packets - $s.lost_packets) / $s.seconds | floor) \(
+		       $c / 100 * $s.seconds * 1e9 / $s.packets | floor)" else "0 0" end'
 	wait $s 2>/dev/null
 }
 wait_ready() {
@@ -73,10 +80,13 @@ for r in $(seq "$BENCH_RUNS"); do
 					{ echo "bench: iptap0 is not on $h" >&2; exit 1; }
 			fi
 			if [ "$m" = nomatch ]; then
-				ifk iptap capture -i iptap0 -w /dev/null udp port 9 2>"$T/listener.err" &
+				ip netns exec "$na" "$BUILD/ifkit" -s "$L_SOCK" iptap capture -i iptap0 \
+					-w /dev/null udp port 9 2>"$T/listener.err" &
 				LISTENER=$!; wait_ready "capturing on"
 			fi
-			udp_run >> "$T/$h.$m"
+			udp_run > "$T/run"
+			cut -d' ' -f1 "$T/run" >> "$T/$h.$m"
+			cut -d' ' -f2 "$T/run" >> "$T/$h.$m.cpu"
 			if [ -n "$LISTENER" ]; then
 				kill -INT "$LISTENER"; wait "$LISTENER" 2>/dev/null || true; LISTENER=""
 			fi
@@ -88,14 +98,30 @@ done
 echo "iptap hook: UDP-64 pps over veth, taps in the sender's namespace" \
 	"($BENCH_RUNS interleaved rounds of ${BENCH_SECS}s; median [min-max], /none of the same hook)"
 printf '%-8s' mode
-for h in $HOOKS; do printf ' %26s' "$h"; done
+for h in $HOOKS; do printf ' %32s' "$h"; done
 echo
 for m in $MODES; do
 	printf '%-8s' "$m"
 	for h in $HOOKS; do
 		med=$(median < "$T/$h.$m")
 		lo=$(sort -g "$T/$h.$m" | head -1); hi=$(sort -g "$T/$h.$m" | tail -1)
-		printf ' %9s [%6s-%6s] %4s' "$med" "$lo" "$hi" "$(ratio "$med" "$(median < "$T/$h.none")")"
+		pr=$(paste "$T/$h.$m" "$T/$h.none" | awk '{ printf "%.4f\n", $2 ? $1 / $2 : 0 }' | median)
+		printf ' %7s [%6s-%6s] %4s r:%5.3f' "$med" "$lo" "$hi" \
+			"$(ratio "$med" "$(median < "$T/$h.none")")" "$pr"
 	done
 	echo
 done
+echo "sender CPU per packet sent, ns (iperf3 client's user+sys incl. the softirq it runs;" \
+	"median [min-max], /none of the same hook; less sensitive to other load than pps)"
+for m in $MODES; do
+	printf '%-8s' "$m"
+	for h in $HOOKS; do
+		med=$(median < "$T/$h.$m.cpu")
+		lo=$(sort -g "$T/$h.$m.cpu" | head -1); hi=$(sort -g "$T/$h.$m.cpu" | tail -1)
+		printf ' %7s [%6s-%6s] %4s' "$med" "$lo" "$hi" \
+			"$(ratio "$med" "$(median < "$T/$h.none.cpu")")"
+	done
+	echo
+done
+[ -n "${SHOW_RUNS:-}" ] && for f in "$T"/*.*none* "$T"/*.*idle* "$T"/*.*nomatch*; do printf '%s: %s\n' "${f##*/}" "$(tr '\n' ' ' < "$f")"; done
+true

@@ -88,7 +88,7 @@ static int iptap_init(struct ifkitd *d)
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = d->pin_dir);
 	struct iptap_state *st;
 	uint32_t entries;
-	int err;
+	int err, swept;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -150,9 +150,9 @@ static int iptap_init(struct ifkitd *d)
 
 	/* Nothing is tapped while no loader holds an iptap: forget old state. */
 	iptap_sweep_stale(d, map_id_of(st->cfg_fd), st->ifaces_fd);
-	err = iptap_sweep_tcx_pins(st->tcx_dir);
-	if (err)
-		pr_info("iptap: removed %d tcx link(s) left by an earlier loader", err);
+	swept = iptap_sweep_tcx_pins(st->tcx_dir);
+	if (swept)
+		pr_info("iptap: removed %d tcx link(s) left by an earlier loader", swept);
 	if (st->tcx && mkdir(st->tcx_dir, 0700) < 0 && errno != EEXIST) {
 		pr_warn("iptap: %s: %s; tapping with clsact", st->tcx_dir, strerror(errno));
 		st->tcx = false;
