@@ -297,15 +297,20 @@ static int loader_spawn(struct h_loader *l)
 int h_loader_start(struct h_loader *l)
 {
 	static int seq;
-	int n = seq++;
+	int n = seq++, slot = 0;
 
-	if (H.nloaders == 32)
+	/* Slots of loaders torn down are reused: a suite may start more than 32 in all. */
+	while (slot < H.nloaders && H.loaders[slot])
+		slot++;
+	if (slot == 32)
 		return -ENOSPC;
 	snprintf(l->sock, sizeof(l->sock), "%s/ifkitd%d.sock", H.tmpdir, n);
 	snprintf(l->pin_dir, sizeof(l->pin_dir), "/sys/fs/bpf/ifkt%d-%d", (int)getpid(), n);
 	snprintf(l->netns, sizeof(l->netns), "ifkt%d-priv%d", (int)getpid(), n);
 	snprintf(l->log, sizeof(l->log), "%s/ifkitd%d.log", H.tmpdir, n);
-	H.loaders[H.nloaders++] = l;
+	H.loaders[slot] = l;
+	if (slot == H.nloaders)
+		H.nloaders++;
 	return loader_spawn(l);
 }
 

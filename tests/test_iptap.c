@@ -2225,6 +2225,42 @@ static void test_tcx_killed_restart_one_per_hook(void)
 	assert_none_left();
 }
 
+/* Upgrade path: a loader on clsact (as before tcx) killed; a tcx loader removes its leftovers. */
+static void test_clsact_leftovers_swept_by_tcx_loader(void)
+{
+	char out[256], was[32] = "";
+	int up;
+
+	if (forced_clsact())
+		return;	/* the restart would be on clsact too: test_loader_killed_restart_cleans */
+	if (getenv("IFKITD_IPTAP_HOOK"))
+		snprintf(was, sizeof(was), "%s", getenv("IFKITD_IPTAP_HOOK"));
+	setenv("IFKITD_IPTAP_HOOK", "clsact", 1);	/* the loader inherits it */
+	up = fx_up(false);
+	if (was[0])	/* the restart below is as the caller asked (tcx or default) */
+		setenv("IFKITD_IPTAP_HOOK", was, 1);
+	else
+		unsetenv("IFKITD_IPTAP_HOOK");
+	CU_ASSERT_EQUAL_FATAL(up, 0);
+	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
+	CU_ASSERT(shows_hook("clsact"));
+	CU_ASSERT(filters_on(E.ns1, "vA", "ingress", "iptap_in"));
+	CU_ASSERT_EQUAL(tcx_count(E.ns1, "vA", "ingress", "iptap"), 0);
+	h_loader_kill(&E.l, SIGKILL);
+	CU_ASSERT(filters_on(E.ns1, "vA", "egress", "iptap_out"));
+	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&E.l), 0);
+	assert_none_left();	/* the filters and the clsact qdiscs it made */
+	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
+	CU_ASSERT(shows_hook("tcx"));
+	assert_one_per_hook();
+	CU_ASSERT(!filters_on(E.ns1, "vA", "ingress", "cls_bpf"));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s tc filter show dev vA ingress",
+				 E.ns1), 0);
+	CU_ASSERT_STRING_EQUAL(out, "");
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap0"), 0);
+	assert_none_left();
+}
+
 /*
  * A user's tc program: counts what it sees in an array map and returns
  * ret (TCX_NEXT -1: on to the next program; on clsact TC_ACT_UNSPEC).
@@ -3120,6 +3156,8 @@ static void add_suites(void)
 		    test_tcx_links);
 	CU_add_test(s, "tcx: SIGKILLed loader leaves its links; restart: one program per hook",
 		    test_tcx_killed_restart_one_per_hook);
+	CU_add_test(s, "upgrade: a killed clsact loader's filters and qdiscs go, tcx next",
+		    test_clsact_leftovers_swept_by_tcx_loader);
 	CU_add_test(s, "a user's clsact filter and tcx programs keep seeing and passing packets",
 		    test_user_tc_programs_keep_working);
 	CU_add_test(s, "moved-out interface, ip link del, --teardown: no program or pin left",
