@@ -18,6 +18,7 @@
 # taps see them: one per GSO packet; iptaps also see lo, hence a rare >100%).
 # Usage: BUILD=build bench/iptap.sh        (as root; make bench runs it;
 #        BENCH_RUNS rounds, 5 by default, of BENCH_SECS seconds each)
+#        MODES="none idle nomatch" BENCH_RUNS=5 BENCH_SECS=3 bench/iptap.sh   (some modes only)
 set -eu
 cd "$(dirname "$0")/.."
 BENCH_RUNS=${BENCH_RUNS:-5}	# more rounds than the other parts: its ratios sit near 1
@@ -131,7 +132,7 @@ stop_mode() {
 		"$T/listener.err" | tail -1)
 }
 
-MODES="none idle nomatch raw raw-B pktap any any-B"
+MODES=${MODES:-"none idle nomatch raw raw-B pktap any any-B"}
 PKTAP_RING_KB=$((65536 / $(nproc)))
 for r in $(seq "$BENCH_RUNS"); do
 	for m in $MODES; do
@@ -194,6 +195,7 @@ kill -INT "$LISTENER"; wait "$LISTENER" 2>/dev/null || true; LISTENER=""
 # the 10+ minutes of a whole bench), then the median of those ratios, with the
 # lowest and highest round in brackets.
 pratio() {	# file base_file -> "median [min-max]" of per-round ratios
+	[ -f "$1" ] && [ -f "$2" ] || { echo "n/a"; return; }	# a mode left out of MODES
 	paste "$1" "$2" | awk '$2 > 0 { printf "%.4f\n", $1 / $2 }' > "$T/pr"
 	[ -s "$T/pr" ] || { echo "n/a"; return; }
 	printf '%.2f [%s-%s]' "$(median < "$T/pr")" \

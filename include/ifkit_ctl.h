@@ -172,6 +172,10 @@ struct ifkit_utun_info {
 	__u64 errors[UTUN_STAT_CAUSES];			/* enum utun_err_cause */
 };
 
+/* ifkit_iptap_info.hook (0 from loaders that only knew clsact) */
+#define IFKIT_IPTAP_HOOK_CLSACT	0	/* clsact qdisc + cls_bpf filter */
+#define IFKIT_IPTAP_HOOK_TCX	1	/* tcx links (kernel 6.6+) */
+
 struct ifkit_iptap_info {
 	char  name[IFNAMSIZ];
 	char  netns[32];
@@ -183,7 +187,7 @@ struct ifkit_iptap_info {
 	__u32 tapped_ifaces;
 	__u64 packets, bytes;
 	__u32 n_readers;		/* PKTAP readers in readers[] */
-	__u32 reserved0;
+	__u32 hook;			/* IFKIT_IPTAP_HOOK_*: how the tap programs hang */
 	struct {
 		__s32 pid;		/* -1 when hidden from a non-root caller */
 		__u32 slot;

@@ -1581,12 +1581,50 @@ static bool wait_field(const char *dev, const char *field, long value)
 	return h_wait_for(field_is, &w, 3000);
 }
 
+/* enum bpf_attach_type of 6.6+ (Debian 12's headers lack them). */
+#define T_TCX_INGRESS 46
+#define T_TCX_EGRESS 47
+
+/*
+ * Programs whose name contains prog (NULL: any) on dev's tcx hook (dir
+ * "ingress" or "egress") in ns, by BPF_PROG_QUERY; -1 if the query fails
+ * (no such device, or a kernel without tcx).
+ */
+static int tcx_count(const char *ns, const char *dev, const char *dir, const char *prog)
+{
+	__u32 ids[16], cnt = 16, flags = 0;
+	int ifindex, err, n = 0;
+
+	if (h_enter_ns(ns))
+		return -1;
+	ifindex = (int)if_nametoindex(dev);
+	err = !ifindex || bpf_prog_query(ifindex, (enum bpf_attach_type)(strcmp(dir, "egress") ?
+					 T_TCX_INGRESS : T_TCX_EGRESS), 0, &flags, ids, &cnt);
+	h_leave_ns();
+	if (err)
+		return -1;
+	for (__u32 i = 0; i < cnt && i < 16; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && (!prog || strstr(info.name, prog)))
+			n++;
+		close(fd);
+	}
+	return n;
+}
+
+/* prog on dev's hook in ns: a tc (clsact) filter or a tcx program, whichever the loader uses. */
 static int filters_on(const char *ns, const char *dev, const char *dir, const char *prog)
 {
 	char out[2048];
 
 	h_sh_out(out, sizeof(out), "ip netns exec %s tc filter show dev %s %s", ns, dev, dir);
-	return strstr(out, prog) != NULL;
+	return strstr(out, prog) != NULL || tcx_count(ns, dev, dir, prog) > 0;
 }
 
 static void test_create_and_programs(void)
@@ -2252,6 +2290,332 @@ static void test_loader_killed_restart_cleans(void)
 	CU_ASSERT_STRING_EQUAL(out, "iptap0\n");
 	CU_ASSERT(filters_on(E.ns1, "vA", "ingress", "iptap_in"));
 	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap0"), 0);
+}
+
+/* ---- tcx links (issue 10: no clsact/tcf_classify around the programs) ---- */
+
+/* The loader was told to keep clsact (IFKITD_IPTAP_HOOK=clsact): tcx-only checks are skipped. */
+static bool forced_clsact(void)
+{
+	const char *h = getenv("IFKITD_IPTAP_HOOK");
+
+	return h && !strcmp(h, "clsact");
+}
+
+/* `ifkit iptap show -j iptap0` in ns1 names the hook. */
+static bool shows_hook(const char *hook)
+{
+	char out[4096], want[32];
+
+	snprintf(want, sizeof(want), "\"hook\":\"%s\"", hook);
+	return h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap show -j iptap0") == 0 &&
+	       strstr(out, want) != NULL;
+}
+
+/* Pinned tcx links under the loader's pin directory (0 if the directory is gone). */
+static int tcx_pins(void)
+{
+	char out[64];
+
+	if (h_sh_out(out, sizeof(out), "ls %s/iptap_tcx 2>/dev/null | wc -l", E.l.pin_dir) < 0)
+		return -1;
+	return atoi(out);
+}
+
+/* Exactly one tap program on each hook of vA and lo (tcx), none of ours on clsact. */
+static void assert_one_per_hook(void)
+{
+	static const char *const devs[] = { "vA", "lo" };
+
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, devs[i], "ingress", "iptap"), 1);
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, devs[i], "ingress", "iptap_in"), 1);
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, devs[i], "egress", "iptap"), 1);
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, devs[i], "egress", "iptap_out"), 1);
+	}
+}
+
+static void assert_none_left(void)
+{
+	static const char *const devs[] = { "vA", "lo" };
+	char out[2048];
+
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, devs[i], "ingress", "iptap"), 0);
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, devs[i], "egress", "iptap"), 0);
+		CU_ASSERT(!filters_on(E.ns1, devs[i], "ingress", "iptap"));
+		CU_ASSERT(!filters_on(E.ns1, devs[i], "egress", "iptap"));
+	}
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s tc qdisc show", E.ns1), 0);
+	CU_ASSERT_PTR_NULL(strstr(out, "clsact"));
+	CU_ASSERT_EQUAL(tcx_pins(), 0);
+}
+
+static void test_tcx_links(void)
+{
+	char out[1024];
+
+	FX_UP(true);
+	if (forced_clsact()) {
+		CU_ASSERT(shows_hook("clsact"));
+		CU_ASSERT(filters_on(E.ns1, "vA", "ingress", "iptap_in"));
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, "vA", "ingress", "iptap"), 0);
+		return;
+	}
+	CU_ASSERT(shows_hook("tcx"));
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap show iptap0"), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "tapped interfaces 2 (tcx)"));
+	assert_one_per_hook();
+	CU_ASSERT_EQUAL(tcx_count(E.ns1, "iptap0", "ingress", "iptap_sink"), 1);
+	CU_ASSERT_EQUAL(tcx_count(E.ns1, "iptap0", "egress", NULL), 0);
+	CU_ASSERT_EQUAL(tcx_count(E.ns2, "vB", "ingress", NULL), 0);
+	/* No qdisc of ours around them: that is the point (tcf_classify). */
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s tc qdisc show", E.ns1), 0);
+	CU_ASSERT_PTR_NULL(strstr(out, "clsact"));
+	/* vA and lo, both directions; the sink's link is not pinned. */
+	CU_ASSERT_EQUAL(tcx_pins(), 4);
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap0"), 0);
+	assert_none_left();
+}
+
+static void test_tcx_killed_restart_one_per_hook(void)
+{
+	const char *f = h_tmp("restart.pcap");
+	char out[256];
+	pid_t t;
+
+	FX_UP(true);
+	if (forced_clsact())
+		return;	/* test_loader_killed_restart_cleans covers clsact */
+	h_loader_kill(&E.l, SIGKILL);
+	/* The iptap died with its TUN descriptor; the pinned links did not. */
+	CU_ASSERT_NOT_EQUAL(h_sh("ip -n %s link show iptap0 2>/dev/null", E.ns1), 0);
+	assert_one_per_hook();
+	CU_ASSERT_EQUAL(tcx_pins(), 4);
+	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&E.l), 0);
+	/* The restarted loader removed them: no iptap, no tap. */
+	assert_none_left();
+	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
+	assert_one_per_hook();
+	CU_ASSERT_EQUAL(tcx_pins(), 4);
+	/* One copy per packet and direction: no second program anywhere. */
+	t = tcpdump_start("-i iptap0", f);
+	CU_ASSERT_FATAL(t > 0);
+	CU_ASSERT_FATAL(wait_field("iptap0", "raw_listeners", 1));
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.2 -q 10.61.0.2 >/dev/null", E.ns1), 0);
+	CU_ASSERT(wait_lines(f, "10.61.0.2 > 10.61.0.1: ICMP echo reply", 3));
+	h_kill(t, SIGINT);
+	CU_ASSERT_EQUAL(count_lines(f, "10.61.0.1 > 10.61.0.2: ICMP echo request"), 3);
+	CU_ASSERT_EQUAL(count_lines(f, "10.61.0.2 > 10.61.0.1: ICMP echo reply"), 3);
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap0"), 0);
+	assert_none_left();
+}
+
+/* Upgrade path: a loader on clsact (as before tcx) killed; a tcx loader removes its leftovers. */
+static void test_clsact_leftovers_swept_by_tcx_loader(void)
+{
+	char out[256], was[32] = "";
+	int up;
+
+	if (forced_clsact())
+		return;	/* the restart would be on clsact too: test_loader_killed_restart_cleans */
+	if (getenv("IFKITD_IPTAP_HOOK"))
+		snprintf(was, sizeof(was), "%s", getenv("IFKITD_IPTAP_HOOK"));
+	setenv("IFKITD_IPTAP_HOOK", "clsact", 1);	/* the loader inherits it */
+	up = fx_up(false);
+	if (was[0])	/* the restart below is as the caller asked (tcx or default) */
+		setenv("IFKITD_IPTAP_HOOK", was, 1);
+	else
+		unsetenv("IFKITD_IPTAP_HOOK");
+	CU_ASSERT_EQUAL_FATAL(up, 0);
+	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
+	CU_ASSERT(shows_hook("clsact"));
+	CU_ASSERT(filters_on(E.ns1, "vA", "ingress", "iptap_in"));
+	CU_ASSERT_EQUAL(tcx_count(E.ns1, "vA", "ingress", "iptap"), 0);
+	h_loader_kill(&E.l, SIGKILL);
+	CU_ASSERT(filters_on(E.ns1, "vA", "egress", "iptap_out"));
+	CU_ASSERT_EQUAL_FATAL(h_loader_restart(&E.l), 0);
+	assert_none_left();	/* the filters and the clsact qdiscs it made */
+	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
+	CU_ASSERT(shows_hook("tcx"));
+	assert_one_per_hook();
+	CU_ASSERT(!filters_on(E.ns1, "vA", "ingress", "cls_bpf"));
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "ip netns exec %s tc filter show dev vA ingress",
+				 E.ns1), 0);
+	CU_ASSERT_STRING_EQUAL(out, "");
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap0"), 0);
+	assert_none_left();
+}
+
+/*
+ * A user's tc program: counts what it sees in an array map and returns
+ * ret (TCX_NEXT -1: on to the next program; on clsact TC_ACT_UNSPEC).
+ */
+static int user_prog(int map_fd, int ret)
+{
+	struct bpf_insn insns[] = {
+		{ BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0 },	/* key 0 */
+		{ BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd },
+		{ 0, 0, 0, 0, 0 },
+		{ BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0 },
+		{ BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4 },
+		{ BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem },
+		{ BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0 },
+		{ BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1 },
+		{ BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD },
+		{ BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, ret },
+		{ BPF_JMP | BPF_EXIT, 0, 0, 0, 0 },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "user_tcx", "GPL", insns,
+			     sizeof(insns) / sizeof(insns[0]), NULL);
+}
+
+static long user_seen(int map_fd)
+{
+	__u32 key = 0;
+	__u64 n = 0;
+
+	return bpf_map_lookup_elem(map_fd, &key, &n) ? -1 : (long)n;
+}
+
+/* The user's own clsact qdisc and cls_bpf filter (prio 10, direct action) on vA ingress. */
+static int user_clsact(int prog)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 0x77, .priority = 10, .prog_fd = prog);
+	int err;
+
+	if (h_enter_ns(E.ns1))
+		return -1;
+	hook.ifindex = (int)if_nametoindex("vA");
+	err = bpf_tc_hook_create(&hook);
+	if (!err)
+		err = bpf_tc_attach(&hook, &opts);
+	h_leave_ns();
+	return err;
+}
+
+/* prog on vA's tcx hook type, flags 0 (last) or BPF_F_BEFORE 1 << 3 (first). */
+static int user_link(int prog, int type, __u32 flags)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = flags);
+	int ifindex, fd;
+
+	if (h_enter_ns(E.ns1))
+		return -1;
+	ifindex = (int)if_nametoindex("vA");
+	fd = bpf_link_create(prog, ifindex, (enum bpf_attach_type)type, &o);
+	h_leave_ns();
+	return fd;
+}
+
+/* 3 pings from ns1 answered; the user's counters each grew by at least 3 (replies on vA ingress). */
+static void ping_seen_by_user(int m1, int m2, int m3, bool tcx)
+{
+	long a = m1 >= 0 ? user_seen(m1) : 0, b = m2 >= 0 ? user_seen(m2) : 0, c = user_seen(m3);
+
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 3 -i 0.2 -W 2 -q 10.61.0.2 >/dev/null",
+			     E.ns1), 0);
+	if (tcx && m1 >= 0)
+		CU_ASSERT(user_seen(m1) >= a + 3);
+	if (tcx && m2 >= 0)
+		CU_ASSERT(user_seen(m2) >= b + 3);
+	CU_ASSERT(user_seen(m3) >= c + 3);
+}
+
+static void test_user_tc_programs_keep_working(void)
+{
+	const char *f = h_tmp("user.pcap");
+	int m1 = -1, m2 = -1, m3, p1 = -1, p2 = -1, p3, l1 = -1, l2 = -1;
+	bool tcx = !forced_clsact();
+	char out[1024];
+	pid_t t;
+
+	FX_UP(false);
+	/* Before the iptap: the user's clsact with a filter (TC_ACT_OK), and a tcx program. */
+	m3 = bpf_map_create(BPF_MAP_TYPE_ARRAY, "user3", 4, 8, 1, NULL);
+	CU_ASSERT_FATAL(m3 >= 0);
+	p3 = user_prog(m3, 0);
+	CU_ASSERT_FATAL(p3 >= 0);
+	CU_ASSERT_EQUAL_FATAL(user_clsact(p3), 0);
+	if (tcx) {
+		m1 = bpf_map_create(BPF_MAP_TYPE_ARRAY, "user1", 4, 8, 1, NULL);
+		m2 = bpf_map_create(BPF_MAP_TYPE_ARRAY, "user2", 4, 8, 1, NULL);
+		CU_ASSERT_FATAL(m1 >= 0 && m2 >= 0);	/* m2 counts once p2 is linked */
+		/* TCX_NEXT: on to the next tcx program, then to clsact */
+		p1 = user_prog(m1, -1);
+		p2 = user_prog(m2, -1);
+		CU_ASSERT_FATAL(p1 >= 0 && p2 >= 0);
+		l1 = user_link(p1, T_TCX_INGRESS, 0);
+		CU_ASSERT_FATAL(l1 >= 0);
+	}
+	ping_seen_by_user(m1, -1, m3, tcx);
+	CU_ASSERT_EQUAL_FATAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap create"), 0);
+	/* The iptap sees the replies, the user's programs still see and pass them. */
+	t = tcpdump_start("-i iptap0 -Q in", f);
+	CU_ASSERT_FATAL(t > 0);
+	CU_ASSERT_FATAL(wait_field("iptap0", "raw_listeners", 1));
+	ping_seen_by_user(m1, -1, m3, tcx);
+	if (tcx) {
+		/*
+		 * Another one ahead of the iptap's: user_tcx, iptap_in, user_tcx,
+		 * then the clsact filter; each sees every reply (iptap_in returns
+		 * TCX_NEXT, so the chain goes on after it).
+		 */
+		l2 = user_link(p2, T_TCX_INGRESS, 1U << 3);
+		CU_ASSERT_FATAL(l2 >= 0);
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, "vA", "ingress", NULL), 3);
+		ping_seen_by_user(m1, m2, m3, tcx);
+	} else {
+		ping_seen_by_user(m1, m2, m3, tcx);
+	}
+	CU_ASSERT(wait_lines(f, "10.61.0.2 > 10.61.0.1: ICMP echo reply", 6));
+	h_kill(t, SIGINT);
+	CU_ASSERT_EQUAL(count_lines(f, "10.61.0.2 > 10.61.0.1: ICMP echo reply"), 6);
+	/* Destroyed: the user's qdisc, filter and programs stay and keep working. */
+	CU_ASSERT_EQUAL(h_ifkit(&E.l, E.ns1, out, sizeof(out), "iptap destroy iptap0"), 0);
+	CU_ASSERT(!filters_on(E.ns1, "vA", "ingress", "iptap"));
+	if (tcx)
+		CU_ASSERT_EQUAL(tcx_count(E.ns1, "vA", "ingress", "user_tcx"), 2);
+	ping_seen_by_user(m1, m2, m3, tcx);
+	CU_ASSERT(filters_on(E.ns1, "vA", "ingress", "user_tcx"));
+	for (int *fd = (int[]){ l1, l2, p1, p2, p3, m1, m2, m3, -2 }; *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
+}
+
+static bool tapped_is(void *arg)
+{
+	return show_field("iptap0", "tapped_interfaces") == *(long *)arg;
+}
+
+static void test_teardown_and_moved_out_leave_nothing(void)
+{
+	char out[256];
+
+	FX_UP(true);
+	/* An interface moved to another namespace loses its programs there too. */
+	CU_ASSERT_EQUAL_FATAL(h_sh("ip -n %s link add vC type veth peer name vD", E.ns1), 0);
+	CU_ASSERT_FATAL(h_wait_for(vc_tapped, NULL, 1000));
+	CU_ASSERT_EQUAL(h_sh("ip -n %s link set vC netns %s", E.ns1, E.ns2), 0);
+	CU_ASSERT(h_wait_for(tapped_is, &(long){ 3 }, 2000));
+	CU_ASSERT(!filters_on(E.ns2, "vC", "ingress", "iptap"));
+	CU_ASSERT(!filters_on(E.ns2, "vC", "egress", "iptap"));
+	if (!forced_clsact())
+		CU_ASSERT_EQUAL(tcx_pins(), 6);	/* vA, lo, vD */
+	h_sh("ip -n %s link del vD", E.ns1);	/* and vC with it, in ns2 */
+	CU_ASSERT(h_wait_for(tapped_is, &(long){ 2 }, 2000));
+	if (!forced_clsact())
+		CU_ASSERT_EQUAL(tcx_pins(), 4);
+	/* Killed, then ifkitd --teardown: no program, no pin. */
+	h_loader_kill(&E.l, SIGKILL);
+	CU_ASSERT(filters_on(E.ns1, "vA", "ingress", "iptap_in"));
+	CU_ASSERT_EQUAL(h_sh("%s --teardown -s %s -p %s -n %s 2>/dev/null", h_bin("ifkitd"),
+			     E.l.sock, E.l.pin_dir, E.l.netns), 0);
+	assert_none_left();
+	CU_ASSERT_NOT_EQUAL(h_sh("test -e %s/iptap_tcx", E.l.pin_dir), 0);
+	(void)out;
 }
 
 static bool no_iptap_left(void *arg)
@@ -3176,6 +3540,16 @@ static void add_suites(void)
 	CU_add_test(s, "loader SIGKILLed: restart removes its programs",
 		    test_loader_killed_restart_cleans);
 	CU_add_test(s, "ip netns del: its iptaps go within 5 s", test_namespace_deleted);
+	CU_add_test(s, "tcx: one link per hook of every interface, pinned; none after destroy",
+		    test_tcx_links);
+	CU_add_test(s, "tcx: SIGKILLed loader leaves its links; restart: one program per hook",
+		    test_tcx_killed_restart_one_per_hook);
+	CU_add_test(s, "upgrade: a killed clsact loader's filters and qdiscs go, tcx next",
+		    test_clsact_leftovers_swept_by_tcx_loader);
+	CU_add_test(s, "a user's clsact filter and tcx programs keep seeing and passing packets",
+		    test_user_tc_programs_keep_working);
+	CU_add_test(s, "moved-out interface, ip link del, --teardown: no program or pin left",
+		    test_teardown_and_moved_out_leave_nothing);
 	CU_add_test(s, "socket older than the first iptap still names its owner",
 		    test_socket_older_than_iptap);
 	CU_add_test(s, "records of two CPUs in timestamp order, under a flood",

@@ -21,6 +21,8 @@ static void print_iptap(struct out *o, const struct ifkit_iptap_info *t)
 	print_uint(o, PRINT_ANY, "total_tap_count", " (total_tap_count %u)", t->total_tap_count);
 	print_nl(o);
 	print_uint(o, PRINT_ANY, "tapped_interfaces", "    tapped interfaces %u", t->tapped_ifaces);
+	print_string(o, PRINT_ANY, "hook", " (%s)",
+		     t->hook == IFKIT_IPTAP_HOOK_TCX ? "tcx" : "clsact");
 	print_u64(o, PRINT_ANY, "packets", ", packets %llu", t->packets);
 	print_u64(o, PRINT_ANY, "bytes", " bytes %llu", t->bytes);
 	print_nl(o);

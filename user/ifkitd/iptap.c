@@ -26,7 +26,9 @@
  * iptaps live as long as the loader: its exit (or death) closes the TUN
  * descriptors, which removes the devices.  Tap programs a killed loader left
  * behind are found (by their reference to our pinned map) and removed when
- * the loader starts again or by `ifkitd --teardown`.
+ * the loader starts again or by `ifkitd --teardown`.  They hang on tcx links
+ * where the kernel has tcx (pinned under <pin dir>/iptap_tcx), else on clsact
+ * (iptap_tc.c).
  */
 #include "iptap_int.h"
 
@@ -59,6 +61,26 @@ static void map_clear(int fd, size_t key_size)
 	struct clear_arg ca = { fd };
 
 	bpfmap_walk(fd, key_size, clear_one, &ca);
+}
+
+/*
+ * tcx where the kernel has it (6.6+), else clsact + cls_bpf; decided once.
+ * IFKITD_IPTAP_HOOK=clsact keeps clsact (tools that cannot show tcx links,
+ * tests of the fallback).
+ */
+static bool hook_choose(struct iptap_state *st)
+{
+	const char *want = getenv("IFKITD_IPTAP_HOOK");
+	bool tcx = iptap_tcx_probe(st->in_fd);
+
+	if (want && !strcmp(want, "clsact"))
+		tcx = false;
+	else if (want && strcmp(want, "tcx"))
+		pr_warn("iptap: IFKITD_IPTAP_HOOK=%s: not tcx or clsact; ignored", want);
+	else if (want && !tcx)
+		pr_warn("iptap: IFKITD_IPTAP_HOOK=tcx: this kernel has no tcx; using clsact");
+	pr_debug("iptap: tap programs on %s", tcx ? "tcx links" : "clsact (cls_bpf)");
+	return tcx;
 }
 
 /*
@@ -106,7 +128,7 @@ static int iptap_init(struct ifkitd *d)
 	bool compat = rb && !strcmp(rb, "0");	/* as on a kernel without them (tests) */
 	struct iptap_state *st;
 	uint32_t entries;
-	int err;
+	int err, swept;
 
 	st = calloc(1, sizeof(*st));
 	if (!st)
@@ -154,10 +176,19 @@ static int iptap_init(struct ifkitd *d)
 	st->out_fd = bpf_program__fd(st->skel->progs.iptap_out);
 	st->sink_fd = bpf_program__fd(st->skel->progs.iptap_sink);
 	iptap_ns_cookie(d, d->priv_ns_fd, &st->priv_cookie);
+	snprintf(st->tcx_dir, sizeof(st->tcx_dir), "%s/iptap_tcx", d->pin_dir);
+	st->tcx = hook_choose(st);
 	d->iptap = st;
 
 	/* Nothing is tapped while no loader holds an iptap: forget old state. */
 	iptap_sweep_stale(d, map_id_of(st->cfg_fd), st->ifaces_fd);
+	swept = iptap_sweep_tcx_pins(st->tcx_dir);
+	if (swept)
+		pr_info("iptap: removed %d tcx link(s) left by an earlier loader", swept);
+	if (st->tcx && mkdir(st->tcx_dir, 0700) < 0 && errno != EEXIST) {
+		pr_warn("iptap: %s: %s; tapping with clsact", st->tcx_dir, strerror(errno));
+		st->tcx = false;
+	}
 	map_clear(st->cfg_fd, sizeof(__u64));
 	iptap_ns_fast_clear(st);
 	map_clear(st->ifaces_fd, sizeof(struct iptap_if_key));
@@ -205,9 +236,14 @@ static void iptap_fini(struct ifkitd *d)
 static int iptap_teardown(struct ifkitd *d)
 {
 	char path[512];
-	int fd, ifaces_fd;
+	int fd, ifaces_fd, n;
 
 	/* iptaps died with their loader; only programs of a killed one may remain. */
+	snprintf(path, sizeof(path), "%s/iptap_tcx", d->pin_dir);
+	n = iptap_sweep_tcx_pins(path);
+	if (n)
+		pr_info("iptap: removed %d tcx link(s) left by a loader", n);
+	rmdir(path);
 	snprintf(path, sizeof(path), "%s/iptap_ns_cfg", d->pin_dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)

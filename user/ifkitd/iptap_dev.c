@@ -55,7 +55,7 @@ static int create_dev(struct ifkitd *d, struct tap_ns *ns, uint32_t unit, struct
 			      .steer_fd = bpf_program__fd(st->skel->progs.iptap_steer) };
 	struct link_change chg = LINK_CHANGE_NONE;
 	struct link_info li;
-	struct iptap_attach_arg a = { .st = st, .sink = true };
+	struct iptap_attach_arg a = IPTAP_ATTACH_ARG(st, 0);
 	struct nl_sock nl;
 	int err;
 
@@ -64,6 +64,8 @@ static int create_dev(struct ifkitd *d, struct tap_ns *ns, uint32_t unit, struct
 		return reply_error(r, -ENOMEM, "out of memory");
 	v->unit = unit;
 	v->tun_fd = -1;
+	v->sink_link = -1;
+	a.sink = true;
 	name_format(v->name, sizeof(v->name), IPTAP_PREFIX, unit);
 	ta.name = v->name;
 	err = ifkitd_in_netns(d, ns->ns_fd, tun_fn, &ta);
@@ -93,7 +95,9 @@ static int create_dev(struct ifkitd *d, struct tap_ns *ns, uint32_t unit, struct
 	}
 	if (!err) {
 		a.ifindex = v->ifindex;
+		a.cookie = ns->cookie;
 		err = ifkitd_in_netns(d, ns->ns_fd, iptap_tc_fn, &a);
+		v->sink_link = a.link[0];
 	}
 	if (err) {
 		close(v->tun_fd);
@@ -136,6 +140,8 @@ void iptap_destroy_dev(struct ifkitd *d, struct iptap_dev *v, bool gone)
 			break;
 		}
 	}
+	if (v->sink_link >= 0)
+		close(v->sink_link);
 	close(v->tun_fd);	/* the TUN device goes with its last descriptor */
 	pr_info("%s: destroyed", v->name);
 	free(v);
@@ -307,6 +313,7 @@ static void fill_info(struct ifkitd *d, struct iptap_dev *v, struct ifkit_iptap_
 	info->pktap_listeners = pktap_count(st, v);
 	info->total_tap_count = total_tap_count(st);
 	info->tapped_ifaces = (__u32)v->ns->nifs;
+	info->hook = st->tcx ? IFKIT_IPTAP_HOOK_TCX : IFKIT_IPTAP_HOOK_CLSACT;
 	iptap_ns_stats(v->ns, &sum);
 	info->packets = sum.packets;
 	info->bytes = sum.bytes;

@@ -7,7 +7,8 @@
  *   iptap_ns.c     tapped namespaces: interface scans, link monitor, the
  *                  configuration the programs read, raw listener counting,
  *                  deleted namespaces
- *   iptap_tc.c     tc attach/detach and the sweep of a dead loader's programs
+ *   iptap_tc.c     tap program attach/detach (tcx links, or clsact on kernels
+ *                  without tcx) and the sweep of a dead loader's programs
  *   iptap_owner.c  cgroup programs (socket owners) and the backfill of sockets
  *                  older than the first iptap
  */
@@ -59,6 +60,7 @@
 struct tap_if {
 	int ifindex;
 	bool created_hook;	/* we made its clsact: remove it with our filters */
+	int link[2];		/* tcx: ingress, egress link (pinned), else -1 */
 };
 
 struct tap_ns {
@@ -80,6 +82,7 @@ struct iptap_dev {
 	char name[IFNAMSIZ];
 	int ifindex;
 	int tun_fd;
+	int sink_link;		/* tcx: iptap_sink's link (not pinned: the device dies with us) */
 	struct tap_ns *ns;
 	uint32_t raw;		/* packet sockets bound to it */
 };
@@ -98,6 +101,8 @@ struct iptap_state {
 	int cfg_fd, fast_fd, ifaces_fd, stats_fd, events_fd, rings_fd, filters_fd, rstats_fd, jit_fd;
 	int in_fd, out_fd, sink_fd;
 	bool no_ringbuf;	/* iptap_compat.bpf.o loaded: readers use the perf ring */
+	bool tcx;		/* the hook: tcx links (kernel >= 6.6), else clsact + cls_bpf */
+	char tcx_dir[256];	/* pinned tcx links: <pin dir>/iptap_tcx */
 	int nr_cpus;
 	uint64_t priv_cookie;
 	struct tap_ns *nss;
@@ -118,10 +123,12 @@ struct iptap_state {
 
 struct iptap_attach_arg {
 	struct iptap_state *st;
+	uint64_t cookie;	/* of the namespace: names the pins */
 	int ifindex;
 	bool detach;
 	bool sink;
-	bool created;
+	bool created;		/* clsact: we made the qdisc */
+	int link[2];		/* tcx: in (ingress) and out (egress) links; -1 none */
 };
 
 /* iptap_ns.c */
@@ -142,8 +149,12 @@ void iptap_refresh_all(struct ifkitd *d);
 void iptap_timer_cb(struct ifkitd *d, struct watch *w, uint32_t events);
 
 /* iptap_tc.c */
+#define IPTAP_ATTACH_ARG(s, idx) { .st = (s), .ifindex = (idx), .link = { -1, -1 } }
 int iptap_tc_fn(void *arg);		/* in a namespace: struct iptap_attach_arg */
+void iptap_tcx_detach(struct iptap_state *st, uint64_t cookie, int ifindex, int link[2]);
+bool iptap_tcx_probe(int prog_fd);
 int iptap_sweep_stale(struct ifkitd *d, uint32_t map_id, int ifaces_fd);
+int iptap_sweep_tcx_pins(const char *dir);
 
 /* iptap_owner.c */
 void iptap_cgroup_attach(struct iptap_state *st);

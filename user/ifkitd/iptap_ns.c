@@ -94,7 +94,7 @@ static void if_info_fill(const struct link_info *link, struct iptap_if_info *inf
 static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info *link)
 {
 	struct iptap_state *st = ns->st;
-	struct iptap_attach_arg a = { .st = st, .ifindex = link->ifindex };
+	struct iptap_attach_arg a = IPTAP_ATTACH_ARG(st, link->ifindex);
 	struct iptap_if_key key = { .netns_cookie = ns->cookie, .ifindex = (__u32)link->ifindex };
 	struct iptap_if_info info;
 	struct tap_if *ti;
@@ -120,6 +120,7 @@ static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info 
 	}
 	if (ti)
 		return 0;
+	a.cookie = ns->cookie;
 	err = ifkitd_in_netns(d, ns->ns_fd, iptap_tc_fn, &a);
 	if (err) {
 		pr_warn("iptap: cannot tap %s: %s", link->name, strerror(-err));
@@ -130,8 +131,11 @@ static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info 
 		size_t cap = ns->capifs ? ns->capifs * 2 : 16;
 		struct tap_if *grown = realloc(ns->ifs, cap * sizeof(*grown));
 
-		if (!grown)
+		if (!grown) {
+			if (st->tcx)
+				iptap_tcx_detach(st, ns->cookie, link->ifindex, a.link);
 			return -ENOMEM;
+		}
 		ns->ifs = grown;
 		ns->capifs = cap;
 	}
@@ -140,7 +144,7 @@ static int tap_link(struct ifkitd *d, struct tap_ns *ns, const struct link_info 
 		info.flags |= IPTAP_IF_OWN_CLSACT;
 		bpf_map_update_elem(st->ifaces_fd, &key, &info, BPF_ANY);
 	}
-	ns->ifs[ns->nifs++] = (struct tap_if){ link->ifindex, a.created };
+	ns->ifs[ns->nifs++] = (struct tap_if){ link->ifindex, a.created, { a.link[0], a.link[1] } };
 	pr_debug("iptap: tapping %s (ifindex %d)", link->name, link->ifindex);
 	return 0;
 }
@@ -151,7 +155,13 @@ static void untap_if(struct ifkitd *d, struct tap_ns *ns, size_t i, bool gone)
 	struct iptap_attach_arg a = { .st = ns->st, .ifindex = ns->ifs[i].ifindex, .detach = true,
 				.created = ns->ifs[i].created_hook };
 
-	if (!gone)
+	/*
+	 * A tcx link is detached through its descriptor, wherever the device
+	 * is now (moved to another namespace: still attached there).
+	 */
+	if (ns->st->tcx)
+		iptap_tcx_detach(ns->st, ns->cookie, ns->ifs[i].ifindex, ns->ifs[i].link);
+	else if (!gone)
 		ifkitd_in_netns(d, ns->ns_fd, iptap_tc_fn, &a);
 	bpf_map_delete_elem(ns->st->ifaces_fd, &key);
 	ns->ifs[i] = ns->ifs[--ns->nifs];

@@ -1,11 +1,151 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * iptap: tc attach/detach (clsact, cls_bpf) of the tap programs, and the
- * sweep of programs and clsact qdiscs a killed loader left behind.
+ * iptap: attach/detach of the tap programs, and the sweep of what a killed
+ * loader left behind.
+ *
+ * On kernels with tcx (6.6+) the programs hang on tcx links
+ * (BPF_LINK_CREATE with BPF_TCX_INGRESS/EGRESS): no clsact qdisc, no
+ * tcf_classify/cls_bpf around them.  libbpf 1.1 knows neither the attach
+ * types nor the flags, so they are spelt here; bpf_link_create() passes
+ * unknown attach types through.  The links of tapped interfaces are pinned
+ * under <pin dir>/iptap_tcx/<netns cookie>-<ifindex>-<in|out>, so a killed
+ * loader leaves them attached as it left its clsact filters, and the next
+ * loader (or --teardown) finds and removes them without walking every
+ * namespace.  iptap_sink's link is not pinned: its device dies with the
+ * loader.  Older kernels get clsact + cls_bpf (bpf_tc_attach), as before.
  */
 #include "iptap_int.h"
 
-/* ---- tc attach/detach ----------------------------------------------------- */
+/* include/uapi/linux/bpf.h of 6.6+ (enum bpf_attach_type, attach flags). */
+#define IPTAP_TCX_INGRESS	46
+#define IPTAP_TCX_EGRESS	47
+#define IPTAP_F_BEFORE		(1U << 3)	/* no relative program: first of the chain */
+
+/* ---- tcx --------------------------------------------------------------------- */
+
+/*
+ * A link to a missing device: ENODEV where the kernel knows tcx, EINVAL
+ * where BPF_LINK_CREATE has no case for tc programs.
+ */
+bool iptap_tcx_probe(int prog_fd)
+{
+	int fd = bpf_link_create(prog_fd, 0, (enum bpf_attach_type)IPTAP_TCX_INGRESS, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return true;
+	}
+	return fd == -ENODEV;
+}
+
+static void tcx_pin_path(const struct iptap_state *st, uint64_t cookie, int ifindex, int dir,
+			 char *path, size_t len)
+{
+	snprintf(path, len, "%s/%016llx-%d-%s", st->tcx_dir, (unsigned long long)cookie, ifindex,
+		 dir ? "out" : "in");
+}
+
+static void link_drop(int fd, const char *pin)
+{
+	if (fd >= 0) {
+		/* Detached now, even if someone else holds the link open. */
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	if (pin)
+		unlink(pin);
+}
+
+/* The link of one program on one hook, first in the chain; pinned if pin is set. */
+static int tcx_link(int prog_fd, int ifindex, int type, const char *pin, int *link)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, o, .flags = IPTAP_F_BEFORE);
+	int fd, err;
+
+	if (pin) {
+		/* A pin of an earlier loader (or of a reused ifindex): its link goes. */
+		fd = bpf_obj_get(pin);
+		if (fd >= 0 || errno != ENOENT) {
+			pr_debug("iptap: replacing stale link pin %s", pin);
+			link_drop(fd, pin);
+		}
+	}
+	fd = bpf_link_create(prog_fd, ifindex, (enum bpf_attach_type)type, &o);
+	if (fd < 0)
+		return fd;
+	if (pin && bpf_obj_pin(fd, pin)) {
+		err = -errno;
+		pr_warn("iptap: pin %s: %s", pin, strerror(-err));
+		link_drop(fd, NULL);
+		return err;
+	}
+	*link = fd;
+	return 0;
+}
+
+void iptap_tcx_detach(struct iptap_state *st, uint64_t cookie, int ifindex, int link[2])
+{
+	char pin[512];
+
+	for (int dir = 0; dir < 2; dir++) {
+		if (link[dir] < 0)
+			continue;
+		tcx_pin_path(st, cookie, ifindex, dir, pin, sizeof(pin));
+		link_drop(link[dir], pin);
+		link[dir] = -1;
+	}
+}
+
+static int tcx_fn(struct iptap_attach_arg *a)
+{
+	struct iptap_state *st = a->st;
+	char pin[512];
+	int err;
+
+	if (a->sink)	/* not pinned: the iptap goes with the loader */
+		return tcx_link(st->sink_fd, a->ifindex, IPTAP_TCX_INGRESS, NULL, &a->link[0]);
+	tcx_pin_path(st, a->cookie, a->ifindex, 0, pin, sizeof(pin));
+	err = tcx_link(st->in_fd, a->ifindex, IPTAP_TCX_INGRESS, pin, &a->link[0]);
+	if (err)
+		return err;
+	tcx_pin_path(st, a->cookie, a->ifindex, 1, pin, sizeof(pin));
+	err = tcx_link(st->out_fd, a->ifindex, IPTAP_TCX_EGRESS, pin, &a->link[1]);
+	if (err) {
+		tcx_pin_path(st, a->cookie, a->ifindex, 0, pin, sizeof(pin));
+		link_drop(a->link[0], pin);
+		a->link[0] = -1;
+	}
+	return err;
+}
+
+/*
+ * Every pinned link of dir (a loader that was killed): detached and
+ * unpinned.  Returns how many.
+ */
+int iptap_sweep_tcx_pins(const char *dir)
+{
+	char path[512];
+	struct dirent *de;
+	DIR *dp = opendir(dir);
+	int n = 0;
+
+	if (!dp)
+		return 0;
+	while ((de = readdir(dp))) {
+		int fd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		link_drop(fd, path);
+		n += fd >= 0;
+	}
+	closedir(dp);
+	return n;
+}
+
+/* ---- attach/detach (in the interface's namespace) ------------------------------ */
 
 int iptap_tc_fn(void *arg)
 {
@@ -16,6 +156,10 @@ int iptap_tc_fn(void *arg)
 			    .priority = IPTAP_TC_PRIO);
 	int err;
 
+	if (a->detach && a->st->tcx) {
+		iptap_tcx_detach(a->st, a->cookie, a->ifindex, a->link);
+		return 0;
+	}
 	if (a->detach) {
 		hook.attach_point = BPF_TC_INGRESS;
 		bpf_tc_detach(&hook, &opts);
@@ -35,6 +179,8 @@ int iptap_tc_fn(void *arg)
 	 */
 	if (a->sink && (err = qdisc_replace_root(a->ifindex, "noqueue")))
 		pr_debug("iptap: ifindex %d: noqueue: %s", a->ifindex, strerror(-err));
+	if (a->st->tcx)
+		return tcx_fn(a);
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
