@@ -138,7 +138,7 @@ test: all
 
 bench: all
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: run as root (sudo make bench)"; exit 1; fi
-	BUILD=$(BUILD) bench/run.sh
+	BUILD=$(BUILD) BENCH_PARTS="$(BENCH_PARTS)" bench/run.sh
 
 # ---- Installation and packaging -------------------------------------------
 # `make install [DESTDIR=...] [PREFIX=/usr]`.  Device makefiles (mk/*.mk) add
