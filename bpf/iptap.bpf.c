@@ -821,7 +821,19 @@ static __always_inline long ring_output_small(struct __sk_buff *skb, void *ring,
 reserved:
 	if (!rec)
 		return -28;	/* ENOSPC */
-	__builtin_memcpy(rec, h, sizeof(*h));
+	{
+		/*
+		 * By 8-byte words (h is 8-aligned in iptap_records(), the record
+		 * in the ring): the 4-byte moves of the memcpy cost ~2-6 ns more.
+		 */
+		__u64 *d = (__u64 *)rec;
+		const __u64 *src = (const __u64 *)h;
+
+#pragma unroll
+		for (int i = 0; i < (int)(sizeof(*h) / 8); i++)
+			d[i] = src[i];
+		((__u32 *)rec)[sizeof(*h) / 4 - 1] = ((const __u32 *)h)[sizeof(*h) / 4 - 1];
+	}
 	rec->pth_ifunit = (__u16)cap;
 	if (copy_small(skb, (__u8 *)(rec + 1), len)) {
 		bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
@@ -922,7 +934,7 @@ __noinline int iptap_records(struct __sk_buff *skb, const struct iptap_ns_cfg *c
 	__u32 want = arg & 0xff, l2 = (arg >> 8) & 0xff, out = (arg >> 16) & 1, idx;
 	__u64 recs = 0, errs = 0;
 	struct iptap_stat *st;
-	struct pktap_header h;
+	struct pktap_header h __attribute__((aligned(8)));	/* ring_output_small() */
 	struct flow f = {};
 	struct who w = {};
 
