@@ -5,7 +5,7 @@
  * that a change is measured against the old object on the same loaded
  * machine.  Run by bench/iptap_cost.sh inside a namespace of its own.
  *
- * Per object it prints ns per run of the tap program on a 42-byte IPv4 UDP
+ * Per object it prints ns per run of the tap program on a 42-byte IPv4 UDP (PAD: longer)
  * frame (10.9.0.1:8080 -> 10.9.0.2:8081 on the namespace's lo):
  *   idle     an iptap exists, nobody listens
  *   nomatch  one PKTAP reader whose filter ('udp port 9', or $EXPR) matches
@@ -19,6 +19,7 @@
  * A UDP socket bound to the packet's local end carries an owner in
  * iptap_sk_owner, so the record path's socket lookup finds one.
  * Environment: DIR=out|in (iptap_out, default, or iptap_in), ROUNDS (7),
+ * PAD (UDP payload bytes, 0; PAD=64 is the UDP-64 flood's 106-byte frame),
  * REP (20000 runs per full round, 10x that for the others), EXPR, RING.
  */
 #include <arpa/inet.h>
@@ -164,6 +165,9 @@ int main(int argc, char **argv)
 	int ncpu = libbpf_num_possible_cpus(), out = strcmp(dir, "in") != 0;
 	int rounds = getenv("ROUNDS") ? atoi(getenv("ROUNDS")) : 7;
 	int rep = getenv("REP") ? atoi(getenv("REP")) : 20000;
+	int pad = getenv("PAD") ? atoi(getenv("PAD")) : 0;
+	static unsigned char pkt[sizeof(frame) - 1 + 1472];
+	__u32 pktlen = (__u32)(sizeof(frame) - 1) + (__u32)pad;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	static struct bpf_insn insns[IPTAP_JIT_MAX_INSNS];
 	static struct iptap_filter nomatch, none;
@@ -181,6 +185,16 @@ int main(int argc, char **argv)
 			MAX_OBJS, MAX_ROUNDS);
 		return 2;
 	}
+	if (pad < 0 || pad > 1472) {
+		fprintf(stderr, "iptap_cost: PAD 0..1472\n");
+		return 2;
+	}
+	/* The frame with PAD bytes of UDP payload: IPv4 and UDP lengths grown. */
+	memcpy(pkt, frame, sizeof(frame) - 1);
+	pkt[16] = (unsigned char)((pktlen - 14) >> 8);
+	pkt[17] = (unsigned char)(pktlen - 14);
+	pkt[38] = (unsigned char)((pktlen - 34) >> 8);
+	pkt[39] = (unsigned char)(pktlen - 34);
 	/* The packet's local end: its source going out, its destination coming in. */
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	sa.sin_port = htons(out ? 8080 : 8081);
@@ -215,8 +229,8 @@ int main(int argc, char **argv)
 
 			for (int mode = 0; mode < MODES; mode++) {
 				struct iptap_ns_cfg cfg = { .idx = 1 };
-				LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = frame,
-					    .data_size_in = sizeof(frame) - 1,
+				LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt,
+					    .data_size_in = pktlen,
 					    .repeat = mode == 2 ? rep : rep * 10);
 				int prog = mode == 3 ? ob->psink : out ? ob->pout : ob->pin;
 				__u32 slot = 0;
@@ -249,7 +263,8 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	printf("iptap_%s, ns per run, median (min) of %d interleaved rounds\n", dir, rounds);
+	printf("iptap_%s, %u-byte frame, ns per run, median (min) of %d interleaved rounds\n", dir,
+	       pktlen, rounds);
 	for (int i = 0; i < nobj; i++) {
 		static const char *const name[MODES] = { "idle", "nomatch", "full", "sink" };
 

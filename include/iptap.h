@@ -31,6 +31,8 @@
  * (64 KiB on lo, the largest GSO packets) are cut there, like a snap length.
  */
 #define IPTAP_MAX_RECORD_DATA	65360
+/* Records of at most this many packet bytes skip the dynptrs (bpf/iptap.bpf.c). */
+#define IPTAP_SMALL_RECORD	252
 #define IPTAP_TC_PRIO		1
 #define IPTAP_TC_HANDLE		0x1a7a
 

@@ -336,6 +336,19 @@ static void test_record_decode(void)
 	CU_ASSERT_EQUAL(iptap_record_decode(sample, 170 + 24, &out, &pkt, &cap, &orig), 0);
 	CU_ASSERT_EQUAL(cap, 24);
 	CU_ASSERT_EQUAL(orig, 28);
+	/* A small ring record: pth_ifunit says the bytes before its padding. */
+	h.pth_ifunit = 14 + 24;
+	memcpy(sample, &h, sizeof(h));
+	CU_ASSERT_EQUAL(iptap_record_decode(sample, sizeof(sample), &out, &pkt, &cap, &orig), 0);
+	CU_ASSERT_EQUAL(cap, 24);
+	CU_ASSERT_EQUAL(orig, 28);
+	CU_ASSERT_EQUAL(out.pth_ifunit, 1);	/* the reader's, from the name */
+	h.pth_ifunit = sizeof(sample) - 156 + 1;
+	memcpy(sample, &h, sizeof(h));
+	CU_ASSERT_EQUAL(iptap_record_decode(sample, sizeof(sample), &out, &pkt, &cap, &orig),
+			-EINVAL);
+	h.pth_ifunit = 0;
+	memcpy(sample, &h, sizeof(h));
 	/* Malformed: too short, inconsistent header length. */
 	CU_ASSERT_EQUAL(iptap_record_decode(sample, 100, &out, &pkt, &cap, &orig), -EINVAL);
 	h.pth_length = 156;
@@ -544,7 +557,7 @@ static void test_bpf_no_listener_nothing(void)
 
 struct rec_ctx {
 	int n;
-	uint8_t data[512];
+	uint8_t data[1024];
 	uint32_t size;
 };
 
@@ -1039,8 +1052,15 @@ static void test_bpf_ringbuf_records(void)
 	CU_ASSERT_EQUAL(b.records, a.records + 1);
 	CU_ASSERT_EQUAL(b.lost, a.lost);
 	CU_ASSERT_EQUAL_FATAL(rc.n, 1);
-	/* Exactly header + frame (the perf sample's raw size includes its padding). */
-	CU_ASSERT_EQUAL(rc.size, sizeof(struct pktap_header) + 14 + sizeof(ip4_pkt));
+	/*
+	 * Header + frame + 2 bytes of padding (a small record's size class: 156 +
+	 * 44 bytes), pth_ifunit saying 42 (the perf sample's raw size includes
+	 * its own padding).
+	 */
+	CU_ASSERT_EQUAL(rc.size, sizeof(struct pktap_header) + 44);
+	CU_ASSERT_EQUAL(((struct pktap_header *)rc.data)->pth_ifunit, 14 + sizeof(ip4_pkt));
+	((struct pktap_header *)rc.data)->pth_ifunit = 0;
+	rc.size = sizeof(struct pktap_header) + 14 + sizeof(ip4_pkt);
 	CU_ASSERT(pc.size >= rc.size && pc.size < rc.size + 8);
 	CU_ASSERT_EQUAL_FATAL(iptap_record_decode(pc.data, pc.size, &hp, &pkt, &cap, &orig), 0);
 	CU_ASSERT_EQUAL_FATAL(iptap_record_decode(rc.data, rc.size, &hr, &pkt, &cap, &orig), 0);
@@ -1097,6 +1117,140 @@ static void test_bpf_ringbuf_records(void)
 	if (rb)
 		slot0_ringbufs_free(rb, fds);
 	perf_buffer__free(pb);
+	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
+	free(cpus);
+	free(keys);
+	free(fds);
+}
+
+/* Run prog once per repeat on an IPv4 UDP frame of len bytes (14 + IP). */
+static int run_udp_frame(struct bpf_program *prog, uint32_t len, int repeat)
+{
+	uint8_t frame[1024];
+	struct __sk_buff ctx = { .ifindex = 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .data_in = frame, .data_size_in = len,
+		    .repeat = repeat, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
+	int err;
+
+	if (len < 14 + sizeof(ip4_pkt) || len > sizeof(frame))
+		return -1;
+	for (uint32_t i = 0; i < len; i++)
+		frame[i] = (uint8_t)(i * 7 + 1);
+	memcpy(frame, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+	memcpy(frame + 14, ip4_pkt, 20 + 8);
+	frame[16] = (uint8_t)((len - 14) >> 8);		/* IPv4 total length */
+	frame[17] = (uint8_t)(len - 14);
+	frame[38] = (uint8_t)((len - 34) >> 8);		/* UDP length */
+	frame[39] = (uint8_t)(len - 34);
+	if (h_enter_ns(B.ns))
+		return -1;
+	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &topts);
+	h_leave_ns();
+	return err;
+}
+
+/*
+ * Records of every size through both ring buffer paths (at most 252 bytes
+ * of frame: a fixed-size reservation by size class and bpf_skb_load_bytes;
+ * more: dynptrs) are the perf ring's record: the same bytes but the time,
+ * the same packet and lengths decoded, a cut packet too (whose small
+ * record ends in padding the decoder must not take for packet bytes).  A
+ * full ring counts each large record it cannot take as lost, exactly, as
+ * test_bpf_ringbuf_records does for small ones.
+ */
+static void test_bpf_ringbuf_sizes(void)
+{
+	static const struct { uint32_t len, snap, cap; } cases[] = {
+		{ 42, 1000, 42 }, { 251, 1000, 251 }, { 252, 1000, 252 },
+		{ 253, 1000, 253 }, { 340, 1000, 340 },
+		{ 340, 200, 208 },	/* 14 + 200 cut to 8-byte alignment */
+		{ 340, 100, 112 },
+	};
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
+		.wakeup_events = 1 };
+	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
+	int *fds = calloc((size_t)B.ncpu, sizeof(int));
+	struct iptap_ns_cfg cfg = { .idx = 5, .reader_mask = 1 };
+	struct rec_ctx pc = { 0 }, rc = { 0 };
+	struct iptap_reader_stat a, b;
+	struct ring_buffer *rb = NULL;
+
+	CU_ASSERT_FATAL(cpus && keys && fds);
+	for (int i = 0; i < B.ncpu; i++) {
+		cpus[i] = i;
+		keys[i] = i;	/* slot 0 */
+		fds[i] = -1;
+	}
+	rb = slot0_ringbufs(fds, 4096, &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rb);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
+			    .map_keys = keys);
+		uint32_t cap = cases[i].cap, room;
+		struct pktap_header hp, hr;
+		const uint8_t *pp, *pr;
+		uint32_t capp, capr, origp, origr;
+		struct perf_buffer *pb;
+
+		cfg.snaplen[0] = cases[i].snap;
+		CU_ASSERT_EQUAL(bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg),
+						    &B.cookie, &cfg, BPF_ANY), 0);
+		/* The perf ring at the key takes the record first. */
+		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
+					  rec_cb, &pc, &popts);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
+		pc.n = 0;
+		CU_ASSERT_EQUAL(run_udp_frame(B.skel->progs.iptap_out, cases[i].len, 1), 0);
+		perf_buffer__consume(pb);
+		perf_buffer__free(pb);
+		rc.n = 0;
+		CU_ASSERT_EQUAL(run_udp_frame(B.skel->progs.iptap_out, cases[i].len, 1), 0);
+		ring_buffer__consume(rb);
+		CU_ASSERT_EQUAL(pc.n, 1);
+		CU_ASSERT_EQUAL(rc.n, 1);
+		if (pc.n != 1 || rc.n != 1)
+			continue;
+		/* Small: reserved by size class (n = 4 + 8 j), pth_ifunit = bytes. */
+		room = cap <= 252 ? (cap + 3) / 8 * 8 + 4 : cap;
+		CU_ASSERT_EQUAL(rc.size, sizeof(struct pktap_header) + room);
+		CU_ASSERT_EQUAL(((struct pktap_header *)rc.data)->pth_ifunit, cap <= 252 ? cap : 0);
+		CU_ASSERT(pc.size >= sizeof(struct pktap_header) + cap &&
+			  pc.size < sizeof(struct pktap_header) + cap + 8);
+		CU_ASSERT_EQUAL_FATAL(iptap_record_decode(pc.data, pc.size, &hp, &pp, &capp, &origp), 0);
+		CU_ASSERT_EQUAL_FATAL(iptap_record_decode(rc.data, rc.size, &hr, &pr, &capr, &origr), 0);
+		CU_ASSERT_EQUAL(capr, capp);
+		CU_ASSERT_EQUAL(origr, origp);
+		CU_ASSERT_EQUAL(capr, cap - 14);
+		CU_ASSERT_EQUAL(origr, cases[i].len - 14);
+		CU_ASSERT_EQUAL(memcmp(pr, pp, capr), 0);
+		hp.pth_tstamp = hr.pth_tstamp;
+		CU_ASSERT_EQUAL(memcmp(&hp, &hr, sizeof(hp)), 0);
+		/* The raw records: the same bytes but the time and pth_ifunit. */
+		memset(&pc.data[offsetof(struct pktap_header, pth_tstamp)], 0, sizeof(hp.pth_tstamp));
+		memset(&rc.data[offsetof(struct pktap_header, pth_tstamp)], 0, sizeof(hr.pth_tstamp));
+		((struct pktap_header *)rc.data)->pth_ifunit = 0;
+		CU_ASSERT_EQUAL(memcmp(pc.data, rc.data, sizeof(struct pktap_header) + cap), 0);
+	}
+
+	/* A full ring, large records: every run written or lost, none both. */
+	cfg.snaplen[0] = 1000;
+	CU_ASSERT_EQUAL(bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg),
+					    &B.cookie, &cfg, BPF_ANY), 0);
+	rc.n = 0;
+	reader_stat_sum(0, &a);
+	CU_ASSERT_EQUAL(run_udp_frame(B.skel->progs.iptap_out, 340, 100), 0);
+	ring_buffer__consume(rb);
+	reader_stat_sum(0, &b);
+	fprintf(stderr, "  full ring, 340-byte frames: %llu written, %llu lost, %d read\n",
+		(unsigned long long)(b.records - a.records),
+		(unsigned long long)(b.lost - a.lost), rc.n);
+	CU_ASSERT(b.lost > a.lost);
+	CU_ASSERT(b.records > a.records);
+	CU_ASSERT_EQUAL(b.records - a.records + b.lost - a.lost, 100);
+	CU_ASSERT_EQUAL((uint64_t)rc.n, b.records - a.records);
+
+	slot0_ringbufs_free(rb, fds);
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
 	free(cpus);
 	free(keys);
@@ -2064,6 +2218,52 @@ static void test_largest_packets(void)
 				 "awk '{print $1, $2, $3, $4}'", cap), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 1184 1184 0\n2 1184 1184 8\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 65691 65502 0\n2 65691 65502 8\n"));
+}
+
+/*
+ * Records cut by a snap length to a small record (at most 252 frame bytes)
+ * from packets whose data is not all linear (a 65535-byte ICMP echo on lo
+ * is built in page fragments): the record's copy goes through
+ * bpf_skb_load_bytes() there, and the bytes past the linear part (the
+ * ping's -p pattern) arrive intact; a 1000-byte echo the same.
+ */
+static void test_small_records_paged(void)
+{
+	const char *cap = h_tmp("snap.pcap");
+	char out[2048];
+	pid_t p;
+
+	FX_UP(true);
+
+	p = capture_start(h_tmp("snap.err"), "-s 200 -w %s icmp", cap);
+	CU_ASSERT_FATAL(p > 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 65507 -p a5 -q 127.0.0.1 >/dev/null",
+			     E.ns1), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 1000 -p a5 -q 127.0.0.1 >/dev/null",
+			     E.ns1), 0);
+	kill(p, SIGINT);
+	CU_ASSERT_EQUAL(h_wait(p, 5000), 0);
+	h_sh_out(out, sizeof(out), "cat %s", h_tmp("snap.err"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "8 packets captured, 0 packets lost"));
+	CU_ASSERT_PTR_NULL(strstr(out, "malformed"));
+	/*
+	 * 14 + 200 frame bytes cut to 208 (8-byte alignment): 194 of IP after
+	 * the 156-byte header; the true length kept.
+	 */
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "tshark -r %s -Y icmp -T fields -e frame.len "
+				 "-e frame.cap_len -e icmp.type 2>/dev/null | sort | uniq -c | "
+				 "awk '{print $1, $2, $3, $4}'", cap), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 1184 350 0\n2 1184 350 8\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 65691 350 0\n2 65691 350 8\n"));
+	/* The last 16 bytes of each record: the ping's pattern, not stale ring bytes. */
+	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "tshark -r %s -Y icmp -T fields -e data.data "
+				 "2>/dev/null | tee %s | grep -c 'a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5$'",
+				 cap, h_tmp("snap.data")), 0);
+	CU_ASSERT_EQUAL(atoi(out), 8);
+	if (atoi(out) != 8) {
+		h_sh_out(out, sizeof(out), "cut -c1-40,300- %s", h_tmp("snap.data"));
+		fprintf(stderr, "  payloads: %s\n", out);
+	}
 }
 
 static void test_two_iptaps(void)
@@ -3503,7 +3703,7 @@ static void add_suites(void)
 	CU_add_test(s, "pcapng writer: IDB per interface, flags, comment", test_pcapng_writer);
 	CU_add_test(s, "writer: a failed write keeps whole records, counted", test_pcap_writer_partial);
 	CU_add_test(s, "writer: large packets written from the caller's memory", test_pcap_writer_large);
-	CU_add_test(s, "ring record decoding: padding, snap, malformed", test_record_decode);
+	CU_add_test(s, "ring record decoding: padding, snap, small records, malformed", test_record_decode);
 	CU_add_test(s, "tap counting from /proc/net/packet", test_tap_counting);
 
 	s = CU_add_suite("iptap BPF_PROG_TEST_RUN", bpf_init, bpf_cleanup);
@@ -3515,6 +3715,8 @@ static void add_suites(void)
 	CU_add_test(s, "pcap-filter expressions run in the kernel", test_bpf_filter_expression);
 	CU_add_test(s, "BPF ring buffer: the perf record, perf first, full ring lost exactly",
 		    test_bpf_ringbuf_records);
+	CU_add_test(s, "BPF ring buffer: small and large records are the perf record",
+		    test_bpf_ringbuf_sizes);
 	CU_add_test(s, "a filter decides before the interface lookup", test_bpf_filter_before_lookups);
 	CU_add_test(s, "cBPF -> eBPF: expressions decide as libpcap", test_jit_agrees_with_libpcap);
 	CU_add_test(s, "cBPF -> eBPF: random valid programs return what libpcap returns",
@@ -3531,6 +3733,8 @@ static void add_suites(void)
 		    test_capture_attribution);
 	CU_add_test(s, "capture --pcapng: interfaces, comments, filters", test_pcapng_capture);
 	CU_add_test(s, "64 KiB packets: records cut to fit, ring intact", test_largest_packets);
+	CU_add_test(s, "small records of paged packets (snap length): bytes intact",
+		    test_small_records_paged);
 	CU_add_test(s, "two iptaps both see everything", test_two_iptaps);
 	CU_add_test(s, "interface added later is tapped within 1 s", test_new_interface_tapped);
 	CU_add_test(s, "destroying the last iptap removes every program",

@@ -37,6 +37,15 @@ int iptap_record_decode(const void *sample, size_t size, struct pktap_header *hd
 	if (size < sizeof(*hdr))
 		return -EINVAL;
 	memcpy(hdr, p, sizeof(*hdr));
+	/*
+	 * A record reserved by size class (the tap's small records) may end in
+	 * padding: pth_ifunit then says how many bytes of the frame it carries.
+	 */
+	if (hdr->pth_ifunit) {
+		if (hdr->pth_ifunit > size - sizeof(*hdr))
+			return -EINVAL;
+		size = sizeof(*hdr) + hdr->pth_ifunit;
+	}
 	pre = hdr->pth_frame_pre_length;
 	if (hdr->pth_type_next != PTH_TYPE_PACKET || pre > 64 ||
 	    hdr->pth_length != sizeof(*hdr) + pre || size < sizeof(*hdr) + pre)
