@@ -2193,29 +2193,48 @@ static void test_pcapng_capture(void)
 	CU_ASSERT_STRING_EQUAL(out, "vA\nvA\n");
 }
 
-static void test_largest_packets(void)
+/*
+ * A capture (args, a %s for the file) of one 65535-byte and one 1000-byte
+ * ICMP echo on lo (ping's extra options: ping_opt): all 8 records whole and
+ * counted; out gets tshark's "count frame.len cap_len icmp.type" lines.
+ */
+static void capture_two_pings(const char *tag, const char *args, const char *ping_opt,
+			      char *out, size_t out_len)
 {
-	const char *cap = h_tmp("big.pcap");
-	char out[1024];
+	char cap[256], err[256];
 	pid_t p;
 
-	FX_UP(true);
-
-	/* Only ICMP: a fresh namespace also sends its IPv6 router solicitations meanwhile. */
-	p = capture_start(h_tmp("big.err"), "-w %s icmp", cap);
+	snprintf(cap, sizeof(cap), "%s", h_tmp(tag));
+	snprintf(err, sizeof(err), "%s.err", cap);
+	out[0] = 0;
+	p = capture_start(err, args, cap);
 	CU_ASSERT_FATAL(p > 0);
-	/* 65535-byte IP packets on lo: larger than one perf sample can hold. */
-	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 65507 -q 127.0.0.1 >/dev/null", E.ns1), 0);
-	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 1000 -q 127.0.0.1 >/dev/null", E.ns1), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 65507 %s -q 127.0.0.1 >/dev/null",
+			     E.ns1, ping_opt), 0);
+	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 1000 %s -q 127.0.0.1 >/dev/null",
+			     E.ns1, ping_opt), 0);
 	kill(p, SIGINT);
 	CU_ASSERT_EQUAL(h_wait(p, 5000), 0);
-	h_sh_out(out, sizeof(out), "cat %s", h_tmp("big.err"));
+	h_sh_out(out, out_len, "cat %s", err);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "8 packets captured, 0 packets lost"));
 	CU_ASSERT_PTR_NULL(strstr(out, "malformed"));
-	/* Cut to fit, with the true length kept; the packets after them are intact. */
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "tshark -r %s -Y icmp -T fields -e frame.len "
+	CU_ASSERT_EQUAL(h_sh_out(out, out_len, "tshark -r %s -Y icmp -T fields -e frame.len "
 				 "-e frame.cap_len -e icmp.type 2>/dev/null | sort | uniq -c | "
 				 "awk '{print $1, $2, $3, $4}'", cap), 0);
+}
+
+static void test_largest_packets(void)
+{
+	char out[1024];
+
+	FX_UP(true);
+	/*
+	 * Only ICMP: a fresh namespace also sends its IPv6 router solicitations
+	 * meanwhile.  65535-byte IP packets on lo: larger than one perf sample
+	 * can hold.  Cut to fit, with the true length kept; the packets after
+	 * them are intact.
+	 */
+	capture_two_pings("big.pcap", "-w %s icmp", "", out, sizeof(out));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 1184 1184 0\n2 1184 1184 8\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 65691 65502 0\n2 65691 65502 8\n"));
 }
@@ -2231,28 +2250,13 @@ static void test_small_records_paged(void)
 {
 	const char *cap = h_tmp("snap.pcap");
 	char out[2048];
-	pid_t p;
 
 	FX_UP(true);
-
-	p = capture_start(h_tmp("snap.err"), "-s 200 -w %s icmp", cap);
-	CU_ASSERT_FATAL(p > 0);
-	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 65507 -p a5 -q 127.0.0.1 >/dev/null",
-			     E.ns1), 0);
-	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -c 1 -s 1000 -p a5 -q 127.0.0.1 >/dev/null",
-			     E.ns1), 0);
-	kill(p, SIGINT);
-	CU_ASSERT_EQUAL(h_wait(p, 5000), 0);
-	h_sh_out(out, sizeof(out), "cat %s", h_tmp("snap.err"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(out, "8 packets captured, 0 packets lost"));
-	CU_ASSERT_PTR_NULL(strstr(out, "malformed"));
 	/*
 	 * 14 + 200 frame bytes cut to 208 (8-byte alignment): 194 of IP after
 	 * the 156-byte header; the true length kept.
 	 */
-	CU_ASSERT_EQUAL(h_sh_out(out, sizeof(out), "tshark -r %s -Y icmp -T fields -e frame.len "
-				 "-e frame.cap_len -e icmp.type 2>/dev/null | sort | uniq -c | "
-				 "awk '{print $1, $2, $3, $4}'", cap), 0);
+	capture_two_pings("snap.pcap", "-s 200 -w %s icmp", "-p a5", out, sizeof(out));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 1184 350 0\n2 1184 350 8\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 65691 350 0\n2 65691 350 8\n"));
 	/* The last 16 bytes of each record: the ping's pattern, not stale ring bytes. */

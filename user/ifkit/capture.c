@@ -318,6 +318,27 @@ static void front_time(struct capture *c, struct ring *r)
 }
 
 /*
+ * A record's payload (PKTAP header + frame) becomes the ring's front record,
+ * or is counted and skipped (false): malformed, or refused by the expression
+ * here (what the kernel could not decide: bytes beyond its copy).
+ */
+static bool front_take(struct capture *c, struct ring *r, const uint8_t *payload, uint32_t len)
+{
+	c->read++;
+	if (iptap_record_decode(payload, len, &r->h, &r->pkt, &r->caplen, &r->origlen)) {
+		c->bad++;
+		return false;
+	}
+	if (c->prog && !c->jit && !iptap_expr_match(c->prog, r->pkt, r->caplen, r->origlen)) {
+		c->filtered_here++;
+		return false;
+	}
+	front_time(c, r);
+	r->have = true;
+	return true;
+}
+
+/*
  * ring_front() of a BPF ring buffer: [u32 len | busy/discard bits][u32][data],
  * 8-byte aligned, never wrapping (the kernel maps the data twice).  A record
  * still being written (busy) ends what can be read now: the ring's later
@@ -342,21 +363,8 @@ static bool ringbuf_front(struct capture *c, struct ring *r)
 			r->pos = r->next;
 			continue;
 		}
-		c->read++;
-		if (iptap_record_decode(rec + BPF_RINGBUF_HDR_SZ, size, &r->h, &r->pkt,
-					&r->caplen, &r->origlen)) {
-			c->bad++;
+		if (!front_take(c, r, rec + BPF_RINGBUF_HDR_SZ, size))
 			r->pos = r->next;
-			continue;
-		}
-		if (c->prog && !c->jit &&
-		    !iptap_expr_match(c->prog, r->pkt, r->caplen, r->origlen)) {
-			c->filtered_here++;
-			r->pos = r->next;
-			continue;
-		}
-		front_time(c, r);
-		r->have = true;
 	}
 	return r->have;
 }
@@ -412,24 +420,15 @@ static bool ring_front(struct capture *c, struct ring *r)
 			r->pos = r->next;
 			continue;
 		}
-		c->read++;
 		memcpy(&raw, rec + sizeof(*ev), sizeof(raw));
-		if (raw > size - sizeof(*ev) - sizeof(raw) ||
-		    iptap_record_decode(rec + sizeof(*ev) + sizeof(raw), raw, &r->h, &r->pkt,
-					&r->caplen, &r->origlen)) {
+		if (raw > size - sizeof(*ev) - sizeof(raw)) {
+			c->read++;
 			c->bad++;
 			r->pos = r->next;
 			continue;
 		}
-		if (c->prog && !c->jit &&
-		    !iptap_expr_match(c->prog, r->pkt, r->caplen, r->origlen)) {
-			/* What the kernel could not decide (bytes beyond its copy) is decided here. */
-			c->filtered_here++;
+		if (!front_take(c, r, rec + sizeof(*ev) + sizeof(raw), raw))
 			r->pos = r->next;
-			continue;
-		}
-		front_time(c, r);
-		r->have = true;
 	}
 	return r->have;
 }
