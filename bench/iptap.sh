@@ -203,11 +203,12 @@ pratio() {	# file base_file -> "median [min-max]" of per-round ratios
 		"$(sort -g "$T/pr" | tail -1 | awk '{printf "%.2f", $1}')"
 }
 echo "iptap: iperf3 over veth, taps in the sender's namespace ($BENCH_RUNS interleaved runs of ${BENCH_SECS}s, medians)"
-echo "ratios: /none = against no tap, /any = against tcpdump -i any (default buffer), each the median of"
-echo "per-round ratios [lowest-highest round]; lost = median of what the listener reported lost"
+echo "ratios: /none = against no tap, /any = against tcpdump -i any (default buffer), /any-B = against"
+echo "tcpdump -i any -B 65536 (complete, as pktap), each the median of per-round ratios"
+echo "[lowest-highest round]; lost = median of what the listener reported lost"
 echo "(tcpdump: dropped by kernel; ifkit: counted by the kernel)"
-printf '%-8s %8s %-16s %-16s %9s %8s %10s %-16s %-16s %9s %8s\n' mode "TCP Gb/s" /none /any \
-	"complete%" lost "UDP64 pps" /none /any "complete%" lost
+printf '%-8s %8s %-16s %-16s %-16s %9s %8s %10s %-16s %-16s %-16s %9s %8s\n' mode "TCP Gb/s" \
+	/none /any /any-B "complete%" lost "UDP64 pps" /none /any /any-B "complete%" lost
 for m in $MODES; do
 	t=$(median < "$T/$m.tcp"); u=$(median < "$T/$m.udp")
 	ct=-; cu=-; lt=-; lu=-
@@ -215,13 +216,15 @@ for m in $MODES; do
 	[ -f "$T/$m.udp.complete" ] && cu=$(median < "$T/$m.udp.complete")
 	[ -f "$T/$m.tcp.lost" ] && lt=$(median < "$T/$m.tcp.lost")
 	[ -f "$T/$m.udp.lost" ] && lu=$(median < "$T/$m.udp.lost")
-	printf '%-8s %8s %-16s %-16s %9s %8s %10s %-16s %-16s %9s %8s\n' "$m" "$t" \
-		"$(pratio "$T/$m.tcp" "$T/none.tcp")" "$(pratio "$T/$m.tcp" "$T/any.tcp")" "$ct" "$lt" \
-		"$u" "$(pratio "$T/$m.udp" "$T/none.udp")" "$(pratio "$T/$m.udp" "$T/any.udp")" "$cu" "$lu"
+	printf '%-8s %8s %-16s %-16s %-16s %9s %8s %10s %-16s %-16s %-16s %9s %8s\n' "$m" "$t" \
+		"$(pratio "$T/$m.tcp" "$T/none.tcp")" "$(pratio "$T/$m.tcp" "$T/any.tcp")" \
+		"$(pratio "$T/$m.tcp" "$T/any-B.tcp")" "$ct" "$lt" \
+		"$u" "$(pratio "$T/$m.udp" "$T/none.udp")" "$(pratio "$T/$m.udp" "$T/any.udp")" \
+		"$(pratio "$T/$m.udp" "$T/any-B.udp")" "$cu" "$lu"
 done
 echo "idle tap program: $idle_ns ns per run vs $base_ns ns for a 2-instruction program" \
 	"(BPF_PROG_TEST_RUN): ~$((idle_ns - base_ns)) ns per packet with nobody listening"
 echo "a reader filtering 'udp port 9' (matches nothing): $nomatch_ns ns per run," \
 	"~$((nomatch_ns - idle_ns)) ns per packet for the in-kernel filter (eBPF, tail-called)"
 echo "a full PKTAP reader: $pktap_ns ns per run, ~$((pktap_ns - idle_ns)) ns per record" \
-	"(parse, socket owner, header, perf ring write)"
+	"(parse, socket owner, header, ring write)"
