@@ -1875,6 +1875,11 @@ static pid_t capture_start(const char *errfile, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
+	/*
+	 * An earlier capture's text in a reused file name ("capturing on")
+	 * would end the wait below before this one has even started.
+	 */
+	unlink(errfile);
 	p = h_spawn(E.ns1, "exec %s -s %s iptap capture %s 2>%s", h_bin("ifkit"), E.l.sock, args,
 		    errfile);
 	if (p > 0 && !wait_text(errfile, "capturing on", 5000)) {
@@ -3081,6 +3086,12 @@ static void loss_counted(const char *ring_opt, const char *ring_name)
 	CU_ASSERT_EQUAL(h_sh("ip netns exec %s ping -f -c 3000 -s 1000 -q 10.61.0.2 >/dev/null",
 			     E.ns1), 0);
 	shown_lost = show_field("iptap0", "lost");	/* the reader's row of `show` */
+	if (shown_lost < 0) {
+		char show[4096];
+		int rc = h_ifkit(&E.l, E.ns1, show, sizeof(show), "iptap show -j iptap0");
+
+		fprintf(stderr, "  show -j (rc %d): %s\n", rc, show);
+	}
 	kill(c, SIGCONT);
 	h_kill(c, SIGINT);
 	captured = summary_value(err, "packets captured");
