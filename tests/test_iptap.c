@@ -575,15 +575,36 @@ static enum bpf_perf_event_ret rec_cb(void *ctx, int cpu, struct perf_event_head
 	return LIBBPF_PERF_EVENT_CONT;
 }
 
+/* A perf buffer on slot 0's keys of iptap_events (a ring per CPU), records to rec_cb(ctx). */
+static struct perf_buffer *slot0_perf_buffer(void *ctx)
+{
+	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
+		.wakeup_events = 1 };
+	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
+	struct perf_buffer *pb = NULL;
+
+	if (cpus && keys) {
+		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
+			    .map_keys = keys);
+
+		for (int i = 0; i < B.ncpu; i++) {
+			cpus[i] = i;
+			keys[i] = i;	/* slot 0 */
+		}
+		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
+					  rec_cb, ctx, &popts);
+	}
+	free(cpus);
+	free(keys);
+	return pb;
+}
+
 static void test_bpf_pktap_records(void)
 {
 	struct iptap_if_key key = { .netns_cookie = B.cookie, .ifindex = 1 };
 	struct iptap_if_info info = { .name = "tst0", .iftype = PKTAP_IFT_ETHER, .unit = 0,
 				      .l2len = 14 };
-	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
-		.wakeup_events = 1 };
-	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
 	struct rec_ctx rc = { 0 };
 	struct perf_buffer *pb;
 	struct iptap_stat a, b;
@@ -592,18 +613,7 @@ static void test_bpf_pktap_records(void)
 	uint32_t cap, orig;
 	__u32 ret;
 
-	CU_ASSERT_FATAL(cpus && keys);
-	for (int i = 0; i < B.ncpu; i++) {
-		cpus[i] = i;
-		keys[i] = i;	/* slot 0 */
-	}
-	{
-		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
-			    .map_keys = keys);
-
-		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
-					  rec_cb, &rc, &popts);
-	}
+	pb = slot0_perf_buffer(&rc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
 	/* test_run puts the packet on the namespace's loopback (ifindex 1). */
 	bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ifaces), &key, &info, BPF_ANY);
@@ -638,8 +648,6 @@ static void test_bpf_pktap_records(void)
 	CU_ASSERT_EQUAL(cap, 48);
 	perf_buffer__free(pb);
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
-	free(cpus);
-	free(keys);
 }
 
 /* What the loader writes into iptap_ifaces for a device (iptap_ns.c's if_info_fill()). */
@@ -695,9 +703,6 @@ static int owned_socket(const char *addr, int port, int prio, __u32 pid, const c
  */
 static void test_bpf_record_fields(void)
 {
-	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
-		.wakeup_events = 1 };
 	static const struct {
 		const char *dev;
 		int arphrd, out, v6;
@@ -709,12 +714,10 @@ static void test_bpf_record_fields(void)
 		{ "iptv42", 1, 0, 0, 4343, "rec-in", 200 },	/* SO_PRIORITY 2: SO_TC_BK */
 		{ "iptw7", 1, 1, 1, -1, "", 0 },		/* IPv6, no socket */
 	};
-	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
 	int s_out = -1, s_in = -1;
 	struct rec_ctx rc = { 0 };
 	struct perf_buffer *pb = NULL;
 
-	CU_ASSERT_FATAL(cpus && keys);
 	CU_ASSERT_EQUAL_FATAL(h_sh("ip -n %s link add iptv42 type veth peer name iptw7 && "
 				   "ip -n %s link set iptv42 up && ip -n %s link set iptw7 up && "
 				   "ip -n %s addr add 10.9.0.1/32 dev lo && "
@@ -723,17 +726,7 @@ static void test_bpf_record_fields(void)
 	s_out = owned_socket("10.9.0.1", 8080, 6, 4242, "rec-out");
 	s_in = owned_socket("10.9.0.2", 8081, 2, 4343, "rec-in");
 	CU_ASSERT_FATAL(s_out >= 0 && s_in >= 0);
-	for (int i = 0; i < B.ncpu; i++) {
-		cpus[i] = i;
-		keys[i] = i;	/* slot 0 */
-	}
-	{
-		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
-			    .map_keys = keys);
-
-		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
-					  rec_cb, &rc, &popts);
-	}
+	pb = slot0_perf_buffer(&rc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
 	set_cfg(0, 1);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -790,8 +783,6 @@ static void test_bpf_record_fields(void)
 	close(s_in);
 	h_sh("ip -n %s link del iptv42; ip -n %s addr del 10.9.0.1/32 dev lo; "
 	     "ip -n %s addr del 10.9.0.2/32 dev lo", B.ns, B.ns, B.ns);
-	free(cpus);
-	free(keys);
 }
 
 static int jit_prog(const struct iptap_cbpf *prog, unsigned int len, const char *what);
@@ -999,10 +990,6 @@ static void slot0_ringbufs_free(struct ring_buffer *rb, int *fds)
  */
 static void test_bpf_ringbuf_records(void)
 {
-	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
-		.wakeup_events = 1 };
-	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
 	int *fds = calloc((size_t)B.ncpu, sizeof(int));
 	struct rec_ctx pc = { 0 }, rc = { 0 };
 	struct iptap_reader_stat a, b;
@@ -1013,19 +1000,11 @@ static void test_bpf_ringbuf_records(void)
 	uint32_t cap, orig;
 	__u32 ret;
 
-	CU_ASSERT_FATAL(cpus && keys && fds);
+	CU_ASSERT_FATAL(fds != NULL);
 	for (int i = 0; i < B.ncpu; i++) {
-		cpus[i] = i;
-		keys[i] = i;	/* slot 0 */
 		fds[i] = -1;
 	}
-	{
-		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
-			    .map_keys = keys);
-
-		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
-					  rec_cb, &pc, &popts);
-	}
+	pb = slot0_perf_buffer(&pc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
 	set_cfg(0, 1);
 	/* The perf ring's record. */
@@ -1118,8 +1097,6 @@ static void test_bpf_ringbuf_records(void)
 		slot0_ringbufs_free(rb, fds);
 	perf_buffer__free(pb);
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
-	free(cpus);
-	free(keys);
 	free(fds);
 }
 
@@ -1166,27 +1143,19 @@ static void test_bpf_ringbuf_sizes(void)
 		{ 340, 200, 208 },	/* 14 + 200 cut to 8-byte alignment */
 		{ 340, 100, 112 },
 	};
-	struct perf_event_attr attr = { .type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_BPF_OUTPUT, .sample_type = PERF_SAMPLE_RAW,
-		.wakeup_events = 1 };
-	int *cpus = calloc((size_t)B.ncpu, sizeof(int)), *keys = calloc((size_t)B.ncpu, sizeof(int));
 	int *fds = calloc((size_t)B.ncpu, sizeof(int));
 	struct iptap_ns_cfg cfg = { .idx = 5, .reader_mask = 1 };
 	struct rec_ctx pc = { 0 }, rc = { 0 };
 	struct iptap_reader_stat a, b;
 	struct ring_buffer *rb = NULL;
 
-	CU_ASSERT_FATAL(cpus && keys && fds);
+	CU_ASSERT_FATAL(fds != NULL);
 	for (int i = 0; i < B.ncpu; i++) {
-		cpus[i] = i;
-		keys[i] = i;	/* slot 0 */
 		fds[i] = -1;
 	}
 	rb = slot0_ringbufs(fds, 4096, &rc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(rb);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		LIBBPF_OPTS(perf_buffer_raw_opts, popts, .cpu_cnt = B.ncpu, .cpus = cpus,
-			    .map_keys = keys);
 		uint32_t cap = cases[i].cap, room;
 		struct pktap_header hp, hr;
 		const uint8_t *pp, *pr;
@@ -1197,8 +1166,7 @@ static void test_bpf_ringbuf_sizes(void)
 		CU_ASSERT_EQUAL(bpf_map_update_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg),
 						    &B.cookie, &cfg, BPF_ANY), 0);
 		/* The perf ring at the key takes the record first. */
-		pb = perf_buffer__new_raw(bpf_map__fd(B.skel->maps.iptap_events), 8, &attr,
-					  rec_cb, &pc, &popts);
+		pb = slot0_perf_buffer(&pc);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(pb);
 		pc.n = 0;
 		CU_ASSERT_EQUAL(run_udp_frame(B.skel->progs.iptap_out, cases[i].len, 1), 0);
@@ -1252,8 +1220,6 @@ static void test_bpf_ringbuf_sizes(void)
 
 	slot0_ringbufs_free(rb, fds);
 	bpf_map_delete_elem(bpf_map__fd(B.skel->maps.iptap_ns_cfg), &B.cookie);
-	free(cpus);
-	free(keys);
 	free(fds);
 }
 
